@@ -1,0 +1,216 @@
+"""Face tracking with MediaPipe FaceLandmarker (478 landmarks, 52 blendshapes, face transform).
+
+Conventions:
+- Images are RGB uint8 numpy arrays (H, W, 3).
+- Landmarks are in PIXELS of the image they came from: (478, 3) float32 with x right, y down;
+  z is MediaPipe's relative depth scaled by the image width.
+- Pose angles are degrees: yaw (turn, + = subject looks to the image's left), pitch (nod),
+  roll (tilt), read from the 4x4 face transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reenact.errors import InputError, WeightsError
+
+# Index sets into the 478-point mesh (MediaPipe topology).
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
+             377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
+             109)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Options of the face tracker."""
+
+    max_faces: int = 4  # faces detected per image; the selection picks one of them
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    face_index: int | None = None  # None: the largest face; k: the k-th face from the left
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """One face in one image.
+
+    Attributes:
+        landmarks: (478, 3) float32, pixels (x, y) and scaled depth z.
+        blendshapes: (52,) float32 in [0, 1], MediaPipe order (``BLENDSHAPE_NAMES``).
+        transform: (4, 4) float32 face transform (canonical face -> camera).
+        image_size: (h, w) of the image the face was found in.
+    """
+
+    landmarks: np.ndarray
+    blendshapes: np.ndarray
+    transform: np.ndarray
+    image_size: tuple[int, int]
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """Landmark bounding box (x0, y0, x1, y1) in pixels."""
+        xy = self.landmarks[:, :2]
+        return (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()),
+                float(xy[:, 1].max()))
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0) * (y1 - y0)
+
+    @property
+    def pose(self) -> tuple[float, float, float]:
+        """(yaw, pitch, roll) in degrees."""
+        return pose_from_transform(self.transform)
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """The selected face in each frame of a clip (None where no face was found)."""
+
+    faces: tuple[FaceObservation | None, ...]
+    fps: float
+    image_size: tuple[int, int]
+    blendshape_names: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    @property
+    def found(self) -> np.ndarray:
+        """(T,) bool: whether a face was found in each frame."""
+        return np.array([f is not None for f in self.faces], bool)
+
+
+BLENDSHAPE_NAMES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
+    "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft",
+    "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+    "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft",
+    "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen",
+    "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower",
+    "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+)
+
+
+def pose_from_transform(transform: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees from a 4x4 face transform (rotation part, Y-X-Z order)."""
+    r = np.asarray(transform, np.float64)[:3, :3]
+    scale = np.linalg.norm(r[:, 0])
+    r = r / max(scale, 1e-9)
+    pitch = np.degrees(np.arcsin(np.clip(-r[1, 2], -1.0, 1.0)))
+    yaw = np.degrees(np.arctan2(r[0, 2], r[2, 2]))
+    roll = np.degrees(np.arctan2(r[1, 0], r[1, 1]))
+    return float(yaw), float(pitch), float(roll)
+
+
+def select_face(faces: list[FaceObservation], face_index: int | None) -> FaceObservation | None:
+    """Pick the largest face (face_index None) or the face_index-th from the image's left."""
+    if not faces:
+        return None
+    if face_index is None:
+        return max(faces, key=lambda f: f.area)
+    ordered = sorted(faces, key=lambda f: f.box[0])
+    if face_index >= len(ordered):
+        return None
+    return ordered[face_index]
+
+
+class FaceTracker:
+    """MediaPipe FaceLandmarker in IMAGE mode (``detect``) or VIDEO mode (``track``).
+
+    Use as a context manager, or call ``close()``: MediaPipe otherwise complains at exit.
+    """
+
+    def __init__(self, config: TrackerConfig = TrackerConfig(), *, model_path: Path | None = None,
+                 video: bool = False):
+        try:
+            import mediapipe as mp
+            from mediapipe.tasks.python import BaseOptions, vision
+        except ImportError as exc:  # pragma: no cover - mediapipe is a core dependency
+            raise WeightsError(f"mediapipe is not installed ({exc}); run `make setup`") from exc
+        if model_path is None:
+            from reenact.weights import fetch
+
+            model_path = fetch("face_landmarker")
+        self.config = config
+        self.video = video
+        self._mp = mp
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_faces=config.max_faces,
+            min_face_detection_confidence=config.min_detection_confidence,
+            min_face_presence_confidence=config.min_presence_confidence,
+            min_tracking_confidence=config.min_tracking_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._last_ts = -1
+
+    def __enter__(self) -> FaceTracker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def _to_observations(self, result, h: int, w: int) -> list[FaceObservation]:
+        faces = []
+        for i, lms in enumerate(result.face_landmarks):
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], np.float32)
+            bs = np.array([c.score for c in result.face_blendshapes[i]], np.float32)
+            tf = np.asarray(result.facial_transformation_matrixes[i], np.float32)
+            faces.append(FaceObservation(landmarks=pts, blendshapes=bs, transform=tf,
+                                         image_size=(h, w)))
+        return faces
+
+    def detect_all(self, image: np.ndarray) -> list[FaceObservation]:
+        """All faces in one RGB uint8 image (IMAGE mode)."""
+        if self.video:
+            raise InputError("this tracker is in video mode; use track() or a new FaceTracker")
+        image = _check_image(image)
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image)
+        return self._to_observations(self._landmarker.detect(mp_image), *image.shape[:2])
+
+    def detect(self, image: np.ndarray) -> FaceObservation | None:
+        """The selected face (largest, or ``config.face_index``) in one image, or None."""
+        return select_face(self.detect_all(image), self.config.face_index)
+
+    def track(self, frame: np.ndarray, timestamp_ms: int) -> FaceObservation | None:
+        """The selected face in the next frame of a clip (VIDEO mode; timestamps must rise)."""
+        if not self.video:
+            raise InputError("this tracker is in image mode; create it with video=True")
+        frame = _check_image(frame)
+        ts = max(int(timestamp_ms), self._last_ts + 1)
+        self._last_ts = ts
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame)
+        result = self._landmarker.detect_for_video(mp_image, ts)
+        return select_face(self._to_observations(result, *frame.shape[:2]), self.config.face_index)
+
+    def track_frames(self, frames: Iterable[np.ndarray], fps: float) -> Iterator[FaceObservation | None]:
+        """Track the selected face through consecutive frames."""
+        for i, frame in enumerate(frames):
+            yield self.track(frame, round(i * 1000.0 / fps))
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(f"expected an RGB image of shape (H, W, 3), got {getattr(image, 'shape', type(image))}")
+    if image.dtype != np.uint8:
+        raise InputError(f"expected a uint8 image, got {image.dtype}")
+    return np.ascontiguousarray(image)
