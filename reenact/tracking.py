@@ -210,7 +210,8 @@ class FaceTracker:
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise InputError(f"expected an RGB image of shape (H, W, 3), got {getattr(image, 'shape', type(image))}")
+        shape = getattr(image, 'shape', type(image))
+        raise InputError(f"expected an RGB image of shape (H, W, 3), got {shape}")
     if image.dtype != np.uint8:
         raise InputError(f"expected a uint8 image, got {image.dtype}")
     return np.ascontiguousarray(image)
