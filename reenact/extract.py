@@ -1,0 +1,180 @@
+"""AU extraction: frames -> tracked face -> per-frame AU intensities (an ``AUTrack``).
+
+Two layers:
+- Stages (no file I/O): ``extract_au_track`` runs a VIDEO-mode ``FaceTracker`` over chunks of
+  consecutive frames; ``extract_image_aus`` runs an IMAGE-mode tracker over unrelated images.
+- ``extract_aus(path)``: the whole ``reenact aus`` job on a video, an image or a folder of images
+  (decode, track, AUs, gap policy + smoothing, neutral baseline), returning an ``AUExtraction``.
+  The CLI is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reenact.au import TABLE_AU_NAMES
+from reenact.aus import AUTrack, aus_from_measurements
+from reenact.errors import InputError, NoFaceError
+from reenact.images import is_image_path, list_images, load_image
+from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
+from reenact.tracking import FaceObservation, FaceTracker, TrackerConfig
+from reenact.video import VideoInfo, iter_frames, probe_video
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Options of the ``aus`` job: which face, how to smooth, how to decode."""
+
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    chunk_size: int = 32  # frames decoded per chunk (memory ~ 3 chunks of frames)
+
+
+@dataclass(frozen=True, eq=False)
+class AUExtraction:
+    """Result of ``extract_aus``.
+
+    Attributes:
+        raw: AUs as tracked, NaN rows where no face was found.
+        track: ``raw`` after the gap policy and smoothing of ``config.smoothing``.
+        neutral: (23,) float32, the resting face estimated from ``raw`` (``neutral_baseline``).
+        kind: "video", "image" or "folder".
+        inputs: the input file(s); for a folder, one image per row.
+        video: the clip's metadata (None for images).
+        config: the options used.
+    """
+
+    raw: AUTrack
+    track: AUTrack
+    neutral: np.ndarray
+    kind: str
+    inputs: tuple[Path, ...]
+    video: VideoInfo | None
+    config: ExtractConfig
+
+
+def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple[str, ...] = ()) -> AUTrack:
+    """Turn per-frame observations into an AUTrack (AUs computed in one vectorised pass)."""
+    found, bs, lm, pose = [], [], [], []
+    for face in faces:
+        found.append(face is not None)
+        if face is not None:
+            bs.append(face.blendshapes)
+            lm.append(face.landmarks[:, :2])
+            pose.append(face.pose)
+    t = len(found)
+    found_arr = np.array(found, bool)
+    values = np.full((t, len(TABLE_AU_NAMES)), np.nan, np.float32)
+    poses = np.full((t, 3), np.nan, np.float32)
+    if bs:
+        values[found_arr] = aus_from_measurements(np.stack(bs), np.stack(lm))
+        poses[found_arr] = np.array(pose, np.float32)
+    return AUTrack(values=values, found=found_arr, pose=poses, fps=float(fps), sources=sources)
+
+
+def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracker,
+             ) -> Iterator[FaceObservation | None]:
+    step_ms = 1000.0 / fps
+    i = 0
+    for chunk in frame_chunks:
+        for frame in chunk:
+            yield tracker.track(frame, int(round(i * step_ms)))
+            i += 1
+
+
+def extract_au_track(frame_chunks: Iterable[np.ndarray], fps: float, *, tracker: FaceTracker) -> AUTrack:
+    """AUs of the selected face through a clip.
+
+    Args:
+        frame_chunks: consecutive frames as chunks (n, H, W, 3) uint8 RGB (``iter_frames``).
+        fps: the clip's frame rate (> 0).
+        tracker: a ``FaceTracker(video=True)``; its config picks the face (largest, or
+            ``face_index``). Use a fresh tracker per clip: VIDEO mode keeps state.
+
+    Returns:
+        AUTrack with NaN rows (and ``found`` False) where no face was found.
+    """
+    if fps <= 0:
+        raise InputError(f"fps must be > 0 for a clip, got {fps}")
+    if not tracker.video:
+        raise InputError("extract_au_track needs a FaceTracker(video=True)")
+    return _collect(_tracked(frame_chunks, fps, tracker), fps)
+
+
+def extract_image_aus(images: Iterable[np.ndarray], *, tracker: FaceTracker,
+                      sources: tuple[str, ...] = ()) -> AUTrack:
+    """AUs of the selected face in each of a list of unrelated images (one row per image).
+
+    Args:
+        images: RGB uint8 images (H, W, 3), sizes may differ.
+        tracker: a ``FaceTracker()`` in IMAGE mode.
+        sources: optional name of each image (kept in ``AUTrack.sources``).
+
+    Returns:
+        AUTrack with fps 0.0.
+    """
+    if tracker.video:
+        raise InputError("extract_image_aus needs a FaceTracker in IMAGE mode (video=False)")
+    return _collect((tracker.detect(img) for img in images), 0.0, sources)
+
+
+def _counted(chunks: Iterable[np.ndarray], progress: ProgressFn | None) -> Iterator[np.ndarray]:
+    for chunk in chunks:
+        yield chunk
+        if progress is not None:
+            progress(len(chunk))
+
+
+def _image_paths(path: Path) -> tuple[str, tuple[Path, ...]]:
+    if path.is_dir():
+        return "folder", tuple(list_images(path))
+    return "image", (path,)
+
+
+def extract_aus(path: str | os.PathLike, config: ExtractConfig = ExtractConfig(), *,
+                progress: ProgressFn | None = None, model_path: Path | None = None) -> AUExtraction:
+    """Per-frame AUs of a video, an image or a folder of images.
+
+    Args:
+        path: a video file, an image file, or a folder of images (one row per image, by name).
+        config: face choice, smoothing and gap policy, decoding.
+        progress: called with the number of frames (or images) just processed.
+        model_path: a FaceLandmarker bundle to use instead of the registry's.
+
+    Raises:
+        VideoReadError / ImageReadError: unreadable, truncated or empty input.
+        NoFaceError: no face in any frame (or image).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input {path} does not exist; check the path")
+    video: VideoInfo | None = None
+    if path.is_dir() or is_image_path(path):
+        kind, inputs = _image_paths(path)
+        with FaceTracker(config.tracker, model_path=model_path) as tracker:
+            images = (load_image(p) for p in inputs)
+            raw = extract_image_aus(_each(_counted(([im] for im in images), progress)),
+                                    tracker=tracker, sources=tuple(p.name for p in inputs))
+    else:
+        kind, inputs = "video", (path,)
+        video = probe_video(path)
+        chunks = iter_frames(path, chunk_size=config.chunk_size, info=video)
+        with FaceTracker(config.tracker, model_path=model_path, video=True) as tracker:
+            raw = extract_au_track(_counted(chunks, progress), video.fps, tracker=tracker)
+    if not raw.found.any():
+        what = {"video": "in any frame of", "image": "in", "folder": "in any image of"}[kind]
+        raise NoFaceError(f"no face found {what} {path}; give an input that shows a face")
+    return AUExtraction(raw=raw, track=smooth_track(raw, config.smoothing), neutral=neutral_baseline(raw),
+                        kind=kind, inputs=inputs, video=video, config=config)
+
+
+def _each(chunks: Iterable[list[np.ndarray]]) -> Iterator[np.ndarray]:
+    for chunk in chunks:
+        yield from chunk

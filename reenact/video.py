@@ -1,0 +1,309 @@
+"""Video reading: metadata up front, frames streamed in chunks with bounded memory.
+
+Conventions:
+- Frames are numpy arrays (n, H, W, 3) uint8 RGB, in DISPLAY orientation: a phone clip stored
+  sideways with a rotation flag comes out upright, and ``VideoInfo.width/height`` are the
+  displayed size.
+- Decoding uses decord (fast, applies rotation) and falls back to PyAV for what decord cannot
+  read (AV1, some containers); PyAV frames are rotated here. Metadata (fps, frame count,
+  rotation, audio) comes from PyAV, since no ffprobe ships with imageio-ffmpeg.
+- Memory is bounded by ``chunk_size`` x ``prefetch`` frames: a background thread decodes the
+  next chunk while the caller works on the current one.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from reenact.errors import VideoReadError
+from reenact.images import is_image_path
+
+# Codecs that decord 0.6 cannot decode (it fails or crashes on them); PyAV reads them.
+_DECORD_UNSUPPORTED = ("av1",)
+# Frames a container's frame count may overstate without the clip counting as truncated.
+_COUNT_SLACK = 2
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a clip before decoding it.
+
+    Attributes:
+        path: the file.
+        fps: average frame rate (frames per second).
+        fps_fraction: the same rate exactly (e.g. 24000/1001), for encoders.
+        n_frames: number of video frames.
+        width, height: DISPLAY size in pixels (after rotation).
+        rotation: display rotation in degrees counter-clockwise (0, 90, 180, 270).
+        has_audio: whether the file has an audio stream.
+        audio_codec: its codec name, or None.
+        duration_s: duration in seconds.
+        codec: video codec name (e.g. "h264", "av1").
+    """
+
+    path: Path
+    fps: float
+    fps_fraction: Fraction
+    n_frames: int
+    width: int
+    height: int
+    rotation: int
+    has_audio: bool
+    audio_codec: str | None
+    duration_s: float
+    codec: str
+
+    @property
+    def decord_readable(self) -> bool:
+        """Whether decord can decode this codec (otherwise PyAV is used)."""
+        return self.codec not in _DECORD_UNSUPPORTED
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise VideoReadError(f"video {path} does not exist; check the path")
+    if path.is_dir():
+        raise VideoReadError(f"{path} is a folder, not a video; give a video file")
+    if is_image_path(path):
+        raise VideoReadError(f"{path} is an image, not a video; use the image API (reenact.images)")
+    if path.stat().st_size == 0:
+        raise VideoReadError(f"video {path} is an empty file; give a complete video")
+    return path
+
+
+def _open_container(path: Path):
+    import av
+
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise VideoReadError(
+            f"{path} is not a readable video ({type(exc).__name__}); give an mp4/mov/mkv/webm "
+            "file, re-encode it with ffmpeg if it is damaged or truncated"
+        ) from exc
+
+
+def _count_packets(container, stream) -> int:
+    return sum(1 for p in container.demux(stream) if p.size)
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Metadata of a video file, read with PyAV (decodes at most the first frame).
+
+    Raises:
+        VideoReadError: missing file, not a video, no video stream, or no decodable frame.
+    """
+    import av
+
+    path = _check_path(path)
+    with _open_container(path) as container:
+        if not container.streams.video:
+            raise VideoReadError(f"{path} has no video stream; give a video file")
+        stream = container.streams.video[0]
+        codec = stream.codec_context.codec.canonical_name
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate or rate <= 0:
+            raise VideoReadError(f"{path} has no frame rate; re-encode it with ffmpeg")
+        fps_fraction = Fraction(rate.numerator, rate.denominator)
+        try:
+            first = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise VideoReadError(f"{path}: cannot decode its first frame ({exc}); re-encode it") from exc
+        if first is None:
+            raise VideoReadError(f"{path} has no video frames; give a video with frames")
+        rotation = int(round(first.rotation or 0)) % 360
+        n_frames = int(stream.frames or 0)
+        if n_frames <= 0:  # containers such as mkv/webm store no frame count: count packets
+            container.seek(0)
+            n_frames = _count_packets(container, stream)
+        if stream.duration and stream.time_base:
+            duration_s = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration_s = container.duration / 1e6
+        else:
+            duration_s = n_frames / float(fps_fraction)
+        w, h = first.width, first.height
+        if rotation in (90, 270):
+            w, h = h, w
+        audio = container.streams.audio
+        return VideoInfo(
+            path=path, fps=float(fps_fraction), fps_fraction=fps_fraction, n_frames=n_frames,
+            width=w, height=h, rotation=rotation, has_audio=bool(audio),
+            audio_codec=audio[0].codec_context.codec.canonical_name if audio else None,
+            duration_s=duration_s, codec=codec,
+        )
+
+
+def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterator[np.ndarray]:
+    import decord
+
+    try:
+        reader = decord.VideoReader(str(info.path), ctx=decord.cpu(0), num_threads=num_threads)
+    except (decord.DECORDError, RuntimeError) as exc:
+        raise _DecordFailed(str(exc)) from exc
+    n = len(reader)
+    for start in range(0, n, chunk_size):
+        try:
+            batch = reader.get_batch(list(range(start, min(start + chunk_size, n)))).asnumpy()
+        except (decord.DECORDError, RuntimeError) as exc:
+            raise VideoReadError(
+                f"{info.path}: decoding failed near frame {start} of {info.n_frames}; the file is "
+                "damaged or truncated, re-encode or re-download it"
+            ) from exc
+        yield batch
+
+
+def _pyav_chunks(info: VideoInfo, chunk_size: int) -> Iterator[np.ndarray]:
+    import av
+
+    k = info.rotation // 90
+    chunk: list[np.ndarray] = []
+    with _open_container(info.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                chunk.append(np.rot90(rgb, k) if k else rgb)
+                if len(chunk) == chunk_size:
+                    yield np.ascontiguousarray(np.stack(chunk))
+                    chunk = []
+        except av.error.FFmpegError as exc:
+            raise VideoReadError(
+                f"{info.path}: decoding failed ({exc}); the file is damaged, re-encode it"
+            ) from exc
+    if chunk:
+        yield np.ascontiguousarray(np.stack(chunk))
+
+
+class _DecordFailed(Exception):
+    """decord could not open the file: fall back to PyAV."""
+
+
+def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int) -> Iterator[np.ndarray]:
+    if backend == "pyav" or (backend == "auto" and not info.decord_readable):
+        yield from _pyav_chunks(info, chunk_size)
+        return
+    try:
+        gen = _decord_chunks(info, chunk_size, num_threads)
+        first = next(gen, None)
+    except _DecordFailed:
+        if backend == "decord":
+            raise VideoReadError(f"decord cannot read {info.path}; use backend='pyav'") from None
+        yield from _pyav_chunks(info, chunk_size)
+        return
+    if first is not None:
+        yield first
+        yield from gen
+
+
+def _checked(info: VideoInfo, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """Pass chunks through, then fail if far fewer frames came out than the container promised."""
+    n = 0
+    for chunk in chunks:
+        n += len(chunk)
+        yield chunk
+    if n == 0:
+        raise VideoReadError(f"{info.path} has no decodable frames; give a video with frames")
+    if n < info.n_frames - _COUNT_SLACK:
+        raise VideoReadError(
+            f"{info.path} is truncated: decoded {n} of {info.n_frames} frames; re-encode or "
+            "re-download it"
+        )
+
+
+def iter_frames(path: str | os.PathLike, *, chunk_size: int = 32, info: VideoInfo | None = None,
+                backend: str = "auto", prefetch: int = 2, num_threads: int = 0,
+                ) -> Iterator[np.ndarray]:
+    """Decode a clip as chunks of frames, (n, H, W, 3) uint8 RGB, display-rotated.
+
+    Args:
+        path: the video file.
+        chunk_size: frames per chunk (the last chunk may be shorter).
+        info: ``probe_video(path)`` if already known (saves a probe).
+        backend: "auto" (decord, PyAV for what decord cannot read), "decord" or "pyav".
+        prefetch: chunks decoded ahead in a background thread (0: decode in the caller's thread).
+            Memory holds at most (prefetch + 1) * chunk_size frames.
+        num_threads: decord decoding threads (0: decord's default).
+
+    Raises:
+        VideoReadError: missing, unreadable, truncated or zero-frame video (a truncated clip is
+            detected when decoding stops early, so after the frames before the damage).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if backend not in ("auto", "decord", "pyav"):
+        raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
+    info = info or probe_video(path)
+    chunks = _checked(info, _chunks(info, chunk_size, backend, num_threads))
+    if prefetch <= 0:
+        return chunks
+    return _prefetched(chunks, prefetch)
+
+
+_DONE = object()
+
+
+def _prefetched(chunks: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]:
+    """Run ``chunks`` in a daemon thread, ``depth`` items ahead; errors re-raise in the caller."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    thread = threading.Thread(target=work, name="reenact-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
+
+
+def read_all_frames(path: str | os.PathLike, *, max_frames: int | None = None) -> np.ndarray:
+    """All frames (or the first ``max_frames``) of a short clip as one (T, H, W, 3) array.
+
+    Only for short clips (tests, previews): memory grows with the clip.
+    """
+    out: list[np.ndarray] = []
+    n = 0
+    chunks = iter_frames(path, prefetch=0)
+    for chunk in chunks:
+        out.append(chunk)
+        n += len(chunk)
+        if max_frames is not None and n >= max_frames:
+            chunks.close()
+            break
+    frames = np.concatenate(out)
+    return frames if max_frames is None else frames[:max_frames]
