@@ -1,0 +1,133 @@
+"""Identity preservation: dlib's 128-D ResNet face descriptor (an independent face recogniser).
+
+The descriptor comes from ``face-recognition-models`` (CC0: dlib_face_recognition_resnet_model_v1
+and shape_predictor_5_face_landmarks) run by ``dlib-bin``; both are the optional ``eval`` extra
+(``pip install -e .[eval]``), so the core install stays small.
+
+Distances are Euclidean between descriptors: the same person is typically ~0.2-0.4 apart,
+different people ~0.75-0.82; 0.6 is dlib's usual "same person" threshold.
+
+Conventions: images are (H, W, 3) uint8 RGB; boxes are (x0, y0, x1, y1) in pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from reenact.errors import InputError, NoFaceError, WeightsError
+
+#: dlib's usual decision threshold: distances below it are "the same person".
+SAME_PERSON_THRESHOLD = 0.6
+_MODEL_FILES = ("dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat")
+
+
+class IdentityModelError(WeightsError):
+    """The optional identity model (the ``eval`` extra) is not installed."""
+
+
+def identity_available() -> bool:
+    """True when dlib and the face-recognition-models files can be found."""
+    try:
+        model_files()
+    except IdentityModelError:
+        return False
+    return importlib.util.find_spec("dlib") is not None
+
+
+def model_files() -> tuple[Path, Path]:
+    """Paths of (ResNet descriptor model, 5-point shape predictor).
+
+    The package's own ``__init__`` imports ``pkg_resources`` (gone in setuptools >= 81), so it is
+    located with ``find_spec`` and never imported.
+
+    Raises:
+        IdentityModelError: the package or its files are missing.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise IdentityModelError(
+            "identity metrics need the eval extra; run `.venv/bin/pip install -e '.[eval]'`")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    paths = tuple(folder / name for name in _MODEL_FILES)
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise IdentityModelError(
+            f"face_recognition_models lacks {', '.join(missing)}; reinstall the eval extra")
+    return paths  # type: ignore[return-value]
+
+
+def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """A dlib-like face box (x0, y0, x1, y1) from (N, 2|3) pixel landmarks (e.g. MediaPipe's 478).
+
+    The mesh box spans forehead to chin; dlib's detector boxes are tighter (brows to chin), so
+    the top is trimmed by 20 % of the height. Only the 5-point predictor reads this box.
+    """
+    xy = np.asarray(landmarks, np.float64)[:, :2]
+    x0, y0 = xy.min(0)
+    x1, y1 = xy.max(0)
+    return float(x0), float(y0 + 0.2 * (y1 - y0)), float(x1), float(y1)
+
+
+class FaceDescriber:
+    """Compute 128-D dlib descriptors of faces (loads the models once; ~75 ms per face on CPU).
+
+    Args:
+        upsample: times dlib's detector upsamples the image to find small faces.
+        jitter: descriptors averaged over this many random jitters (1 = none; dlib's default).
+    """
+
+    def __init__(self, *, upsample: int = 1, jitter: int = 1):
+        resnet_path, shape_path = model_files()
+        try:
+            import dlib
+        except ImportError as exc:
+            raise IdentityModelError(
+                f"dlib is not installed ({exc}); run `.venv/bin/pip install -e '.[eval]'`") from exc
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(str(shape_path))
+        self._resnet = dlib.face_recognition_model_v1(str(resnet_path))
+        self.upsample = upsample
+        self.jitter = jitter
+
+    def detect(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """dlib HOG face boxes (x0, y0, x1, y1) in an RGB uint8 image, most confident first."""
+        image = _check_rgb(image)
+        rects, scores, _ = self._detector.run(image, self.upsample, 0.0)
+        order = np.argsort(-np.asarray(scores, np.float64))
+        return [(float(rects[i].left()), float(rects[i].top()), float(rects[i].right()),
+                 float(rects[i].bottom())) for i in order]
+
+    def describe(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+        """The (128,) float64 descriptor of one face.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            box: the face box (x0, y0, x1, y1); None: the face dlib's detector is most sure of.
+
+        Raises:
+            NoFaceError: box is None and dlib finds no face.
+        """
+        image = _check_rgb(image)
+        if box is None:
+            boxes = self.detect(image)
+            if not boxes:
+                raise NoFaceError("dlib found no face for the identity descriptor; pass a face box")
+            box = boxes[0]
+        rect = self._dlib.rectangle(*(int(round(v)) for v in box))
+        shape = self._shape(image, rect)
+        return np.asarray(self._resnet.compute_face_descriptor(image, shape, self.jitter), np.float64)
+
+
+def identity_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance between two (128,) descriptors (0 = identical)."""
+    return float(np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64)))
+
+
+def _check_rgb(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {getattr(image, 'shape', type(image))}")
+    return np.ascontiguousarray(image)

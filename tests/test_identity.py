@@ -1,0 +1,62 @@
+"""reenact.identity: dlib's face descriptor on real faces (skipped without the eval extra)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reenact.identity import identity_available, identity_distance
+
+pytestmark = pytest.mark.skipif(not identity_available(),
+                                reason="the eval extra (dlib-bin, face-recognition-models) is not installed")
+
+
+@pytest.fixture(scope="module")
+def describer():
+    from reenact.identity import FaceDescriber
+
+    return FaceDescriber()
+
+
+@pytest.fixture(scope="module")
+def astronaut_descriptor(describer, astronaut):
+    return describer.describe(astronaut)
+
+
+def test_same_image_distance_is_zero(describer, astronaut, astronaut_descriptor):
+    d = describer.describe(astronaut)
+    assert d.shape == (128,)
+    assert identity_distance(astronaut_descriptor, d) < 1e-6
+
+
+def test_different_person_is_far(describer, media, astronaut_descriptor):
+    from reenact.images import load_image
+
+    other = describer.describe(load_image(media("single_face.jpg")))
+    assert identity_distance(astronaut_descriptor, other) > 0.6
+
+
+def test_mildly_changed_same_person_is_near(describer, astronaut, astronaut_descriptor):
+    brighter = np.clip(astronaut.astype(np.float32) * 1.15 + 10, 0, 255).astype(np.uint8)
+    assert 0.0 < identity_distance(astronaut_descriptor, describer.describe(brighter)) < 0.4
+    mirrored = np.ascontiguousarray(astronaut[:, ::-1])
+    assert identity_distance(astronaut_descriptor, describer.describe(mirrored)) < 0.4
+
+
+def test_box_from_mediapipe_landmarks_matches_detector(describer, astronaut, astronaut_descriptor):
+    from reenact.identity import box_from_landmarks
+    from reenact.tracking import FaceTracker
+
+    with FaceTracker() as tracker:
+        face = tracker.detect(astronaut)
+    d = describer.describe(astronaut, box_from_landmarks(face.landmarks))
+    assert identity_distance(astronaut_descriptor, d) < 0.2
+
+
+def test_no_face_raises(describer):
+    from reenact.errors import InputError, NoFaceError
+
+    with pytest.raises(NoFaceError):
+        describer.describe(np.full((120, 120, 3), 127, np.uint8))
+    with pytest.raises(InputError):
+        describer.describe(np.zeros((10, 10), np.uint8))
