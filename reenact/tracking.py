@@ -10,6 +10,9 @@ Conventions:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +128,32 @@ def select_face(faces: list[FaceObservation], face_index: int | None) -> FaceObs
     return ordered[face_index]
 
 
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines (MediaPipe/absl, TFLite) written to fd 2 while the block runs.
+
+    MediaPipe prints several warnings when a landmarker is created and on its first inference;
+    they would bury the CLI's one-line messages. Set REENACT_VERBOSE=1 to see them.
+    """
+    if os.environ.get("REENACT_VERBOSE"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (e.g. some notebooks): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class FaceTracker:
     """MediaPipe FaceLandmarker in IMAGE mode (``detect``) or VIDEO mode (``track``).
 
@@ -155,8 +184,10 @@ class FaceTracker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with quiet_native_stderr():
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
+        self._warm = False
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -168,6 +199,13 @@ class FaceTracker:
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None
+
+    def _first_call_quiet(self):
+        """MediaPipe logs on its first inference too: silence that call only."""
+        if self._warm:
+            return contextlib.nullcontext()
+        self._warm = True
+        return quiet_native_stderr()
 
     def _to_observations(self, result, h: int, w: int) -> list[FaceObservation]:
         faces = []
@@ -185,7 +223,9 @@ class FaceTracker:
             raise InputError("this tracker is in video mode; use track() or a new FaceTracker")
         image = _check_image(image)
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image)
-        return self._to_observations(self._landmarker.detect(mp_image), *image.shape[:2])
+        with self._first_call_quiet():
+            result = self._landmarker.detect(mp_image)
+        return self._to_observations(result, *image.shape[:2])
 
     def detect(self, image: np.ndarray) -> FaceObservation | None:
         """The selected face (largest, or ``config.face_index``) in one image, or None."""
@@ -199,7 +239,8 @@ class FaceTracker:
         ts = max(int(timestamp_ms), self._last_ts + 1)
         self._last_ts = ts
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame)
-        result = self._landmarker.detect_for_video(mp_image, ts)
+        with self._first_call_quiet():
+            result = self._landmarker.detect_for_video(mp_image, ts)
         return select_face(self._to_observations(result, *frame.shape[:2]), self.config.face_index)
 
     def track_frames(self, frames: Iterable[np.ndarray], fps: float) -> Iterator[FaceObservation | None]:

@@ -146,6 +146,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterator[np.ndarray]:
     import decord
 
+    decord.logging.set_level(decord.logging.QUIET)  # its errors surface as VideoReadError
+
     try:
         reader = decord.VideoReader(str(info.path), ctx=decord.cpu(0), num_threads=num_threads)
     except (decord.DECORDError, RuntimeError) as exc:

@@ -1,0 +1,135 @@
+"""AU trajectory plots: one panel per face region, sides paired, frames without a face shaded.
+
+Layout (top to bottom): brows, eyes, mouth corners, lips and jaw, head pose. Each AU has one
+colour; a sided AU draws its subject's-left value solid and its right value dashed in that
+colour, so a wink or a half smile stands out as two lines parting. Weak AUs (``WEAK_AUS``) are
+dotted. Grey spans mark frames where no face was found. ``raw`` (optional) is drawn thin and
+faint behind the smoothed values, which shows what smoothing did.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from reenact.au import AU_DESCRIPTIONS
+from reenact.aus import WEAK_AUS, AUTrack
+from reenact.io_utils import atomic_output
+
+#: Panels: title and the AU columns drawn in it.
+PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Brows", ("AU01", "AU02", "AU04")),
+    ("Eyes", ("AU05", "AU06", "AU07", "AU45_L", "AU45_R")),
+    ("Mouth corners", ("AU12_L", "AU12_R", "AU14_L", "AU14_R", "AU15", "AU20", "AU10", "AU09")),
+    ("Lips and jaw", ("AU17", "AU23", "AU25", "AU26")),
+)
+_POSE_NAMES = ("yaw", "pitch", "roll")
+
+
+def _spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _label(name: str) -> str:
+    au, _, side = name.partition("_")
+    text = f"{au} {AU_DESCRIPTIONS[au]}"
+    if side:
+        text += " (left)" if side == "L" else " (right)"
+    if au in WEAK_AUS:
+        text += " [weak]"
+    return text
+
+
+def _style(name: str) -> dict:
+    au, _, side = name.partition("_")
+    if au in WEAK_AUS:
+        return {"linestyle": ":", "linewidth": 1.3}
+    return {"linestyle": "--" if side == "R" else "-", "linewidth": 1.6}
+
+
+def _x_axis(track: AUTrack) -> tuple[np.ndarray, str]:
+    if track.fps > 0:
+        return track.timestamps, "time (s)"
+    return np.arange(len(track), dtype=float), "image"
+
+
+def plot_au_track(track: AUTrack, *, raw: AUTrack | None = None, title: str | None = None):
+    """A matplotlib Figure of the track's AU trajectories and head pose.
+
+    Args:
+        track: the AUs to draw (usually the smoothed track).
+        raw: optional unsmoothed track of the same length, drawn faint behind ``track``.
+        title: figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, xlabel = _x_axis(track)
+    stills = track.fps <= 0
+    marker = "o" if stills or len(track) < 3 else None
+    fig, axes = plt.subplots(len(PANELS) + 1, 1, figsize=(12, 11), sharex=True,
+                             gridspec_kw={"height_ratios": [1] * len(PANELS) + [0.8]})
+    colours = plt.get_cmap("tab10").colors
+    no_face = ~track.found
+    dx = (x[1] - x[0]) if len(x) > 1 else 1.0
+    for ax, (panel, names) in zip(axes, PANELS, strict=False):
+        bases = list(dict.fromkeys(n.split("_")[0] for n in names))
+        for name in names:
+            colour = colours[bases.index(name.split("_")[0]) % len(colours)]
+            if raw is not None:
+                ax.plot(x, raw.column(name), color=colour, alpha=0.25, linewidth=0.8)
+            ax.plot(x, track.column(name), color=colour, label=_label(name), marker=marker,
+                    markersize=4, **_style(name))
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel(panel, fontsize=11, fontweight="bold")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+        ax.grid(alpha=0.25)
+    pose_ax = axes[-1]
+    for j, name in enumerate(_POSE_NAMES):
+        pose_ax.plot(x, track.pose[:, j], color=colours[j], label=f"head {name} (deg)", marker=marker,
+                     markersize=4, linewidth=1.3)
+    pose_ax.set_ylabel("Head pose", fontsize=11, fontweight="bold")
+    pose_ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    pose_ax.grid(alpha=0.25)
+    pose_ax.set_xlabel(xlabel)
+    for ax in axes:
+        for i, (start, stop) in enumerate(_spans(no_face)):
+            ax.axvspan(x[start] - dx / 2, x[stop - 1] + dx / 2, color="0.6", alpha=0.3, linewidth=0,
+                       label="no face" if i == 0 and ax is axes[0] else None)
+    if no_face.any():
+        axes[0].legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
+    if stills and track.sources and len(track) <= 30:
+        pose_ax.set_xticks(x, track.sources, rotation=45, ha="right", fontsize=7)
+    found = int(track.found.sum())
+    summary = f"{len(track)} {'images' if stills else 'frames'}, face in {found}"
+    if not stills:
+        summary += f", {track.fps:.2f} fps"
+    fig.suptitle(f"{title + ': ' if title else ''}Action Units ({summary}; L solid, R dashed)",
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def save_au_plot(track: AUTrack, path: str | os.PathLike, *, raw: AUTrack | None = None,
+                 title: str | None = None, dpi: int = 110) -> Path:
+    """Draw ``plot_au_track`` and write it as an image (PNG/SVG/PDF by suffix), atomically.
+
+    Raises:
+        OutputError: the output path cannot be written.
+    """
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig = plot_au_track(track, raw=raw, title=title)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)
+    return path
