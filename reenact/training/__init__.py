@@ -1,0 +1,7 @@
+"""Training GANimation: data preparation, data set, critic, losses and the training loop.
+
+Modules: ``prepare`` (photos -> aligned, AU-labelled shards), ``data`` (shards -> batches),
+``critic`` (PatchGAN WGAN critic with an AU head), ``losses`` (pure functions), ``loop``
+(the Trainer), ``ddp`` (torchrun / DistributedDataParallel helpers), ``evaluate`` (AU fidelity of
+generated faces re-read with the project's AU extractor).
+"""

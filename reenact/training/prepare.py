@@ -1,0 +1,246 @@
+"""Face photos -> aligned, AU-labelled 128x128 crops in compact shards with a JSON manifest.
+
+Every face is cut with exactly the crop used at inference (``reenact.align.align_face`` +
+``warp_to_crop``) and labelled with the project's AU extractor (``reenact.aus.aus_from_face``) on
+the detection in the (possibly upscaled) original photo, so training labels and inference AUs come
+from the same measurement.
+
+Data set layout (a folder):
+- ``shard-00000.npy`` ...: uint8 arrays (n, S, S, 3) RGB crops, ``SHARD_SIZE`` faces each.
+- ``manifest.json``: ``{"format", "crop_size", "au_names", "n", "shards", "samples": [...],
+  "held_out_identities", "skipped"}``; each sample: file (relative to its input folder), dataset,
+  identity, shard, index, held_out, aus (23 values in ``TABLE_AU_NAMES`` order, [0, 1]).
+- ``au_histogram.png``: per-AU histogram of the labels.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reenact.align import align_face, warp_to_crop
+from reenact.au import TABLE_AU_NAMES
+from reenact.aus import aus_from_face, interocular
+from reenact.tracking import FaceObservation
+
+MANIFEST_FORMAT = "reenact-dataset-v1"
+SHARD_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Options of ``reenact prepare-data``."""
+
+    crop_size: int = 128  # side of the aligned crop (the generator's image_size)
+    min_side: int = 256  # photos whose short side is smaller are upscaled before detection
+    min_interocular: float = 16.0  # px in the (upscaled) photo; smaller faces are skipped
+    max_yaw: float = 40.0  # degrees; more turned faces are skipped
+    min_brightness: float = 15.0  # mean 0..255; darker photos (blank frames) are skipped
+    held_out_fraction: float = 0.02  # identities held out for evaluation, besides ``held_out_prefixed``
+    held_out_prefixed: int = 3  # identities held out from each data set with a performer-prefix key
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PreparedFace:
+    """One aligned, labelled face: crop (S, S, 3) uint8 RGB; aus (23,) float32 in [0, 1]."""
+
+    crop: np.ndarray
+    aus: np.ndarray
+    pose: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class SourceFolder:
+    """An input folder and how its file names map to identities.
+
+    ``identity_chars`` > 0: the identity is the first that many characters of the file name
+    (TFEID: performer = 2 characters); 0: every file is its own identity (its stem).
+    """
+
+    path: Path
+    name: str
+    identity_chars: int = 0
+
+    def identity(self, file: Path) -> str:
+        key = file.name[: self.identity_chars] if self.identity_chars else file.stem
+        return f"{self.name}:{key}"
+
+
+# Data sets whose file names start with a performer id (the identity key for the hold-out).
+KNOWN_IDENTITY_PREFIX = {"tfeid": 2}
+
+
+def source_folder(path: str | Path, identity_chars: int | None = None) -> SourceFolder:
+    """Describe an input folder; identity_chars None: use the known rule for its name, else 0."""
+    path = Path(path)
+    name = path.name.lower() or "data"
+    if identity_chars is None:
+        identity_chars = KNOWN_IDENTITY_PREFIX.get(name, 0)
+    return SourceFolder(path=path, name=name, identity_chars=identity_chars)
+
+
+def upscale_small(image: np.ndarray, min_side: int) -> np.ndarray:
+    """Bicubic upscale so the short side is at least ``min_side`` (small crops help MediaPipe)."""
+    h, w = image.shape[:2]
+    if min(h, w) >= min_side:
+        return image
+    from PIL import Image
+
+    s = min_side / min(h, w)
+    size = (round(w * s), round(h * s))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+
+
+def crop_face(image: np.ndarray, face: FaceObservation, crop_size: int) -> np.ndarray:
+    """The canonical aligned crop (S, S, 3) uint8 of ``face`` in ``image`` (H, W, 3) uint8."""
+    alignment = align_face(face.landmarks, crop_size)
+    frame = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+    m = torch.from_numpy(alignment.frame_to_crop)[None].float()  # (1, 2, 3)
+    crop = warp_to_crop(frame, m, crop_size)[0]  # (3, S, S) in 0..255
+    return crop.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def skip_reason(image: np.ndarray, face: FaceObservation | None, config: PrepareConfig) -> str | None:
+    """Why a photo gives no usable training face, or None when it does."""
+    if float(image.mean()) < config.min_brightness:
+        return "too dark (blank frame)"
+    if face is None:
+        return "no face found"
+    if float(interocular(face.landmarks)) < config.min_interocular:
+        return "face too small"
+    if abs(face.pose[0]) > config.max_yaw:
+        return "face turned too far"
+    return None
+
+
+def prepare_face(image: np.ndarray, face: FaceObservation, config: PrepareConfig) -> PreparedFace:
+    """Crop and label one detected face (``image`` is the photo the face was detected in)."""
+    return PreparedFace(crop=crop_face(image, face, config.crop_size),
+                        aus=aus_from_face(face).astype(np.float32), pose=face.pose)
+
+
+def choose_held_out(identities: Sequence[tuple[str, int]], config: PrepareConfig) -> list[str]:
+    """Identities kept out of training.
+
+    Args:
+        identities: (identity key, identity_chars of its folder) for every kept face.
+
+    Returns:
+        ``held_out_prefixed`` identities from each folder with performer keys (e.g. 3 TFEID
+        performers), plus a random ``held_out_fraction`` of all other identities; sorted.
+    """
+    rng = random.Random(config.seed)
+    unique = sorted(set(identities))
+    held: set[str] = set()
+    by_folder: dict[str, list[str]] = {}
+    for key, chars in unique:
+        if chars:
+            by_folder.setdefault(key.split(":", 1)[0], []).append(key)
+    for keys in by_folder.values():
+        held.update(rng.sample(keys, min(config.held_out_prefixed, max(len(keys) - 1, 0))))
+    rest = [k for k, chars in unique if not chars]
+    held.update(rng.sample(rest, round(config.held_out_fraction * len(rest))))
+    return sorted(held)
+
+
+@dataclass
+class ShardWriter:
+    """Collects prepared faces and writes shards + manifest into a data set folder."""
+
+    out_dir: Path
+    config: PrepareConfig
+    samples: list[dict] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    _crops: list[np.ndarray] = field(default_factory=list)
+    _shards: list[str] = field(default_factory=list)
+
+    def add(self, face: PreparedFace, *, file: str, dataset: str, identity: str, chars: int) -> None:
+        self.samples.append({
+            "file": file, "dataset": dataset, "identity": identity, "identity_chars": chars,
+            "shard": len(self._shards), "index": len(self._crops),
+            "pose": [round(float(p), 2) for p in face.pose],
+            "aus": [round(float(a), 4) for a in face.aus],
+        })
+        self._crops.append(face.crop)
+        if len(self._crops) == SHARD_SIZE:
+            self._flush()
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] += 1
+
+    def _flush(self) -> None:
+        if not self._crops:
+            return
+        name = f"shard-{len(self._shards):05d}.npy"
+        np.save(self.out_dir / name, np.stack(self._crops))
+        self._shards.append(name)
+        self._crops = []
+
+    def finish(self) -> dict:
+        """Write the last shard, the manifest (with the hold-out) and the AU histogram."""
+        self._flush()
+        held = set(choose_held_out([(s["identity"], s["identity_chars"]) for s in self.samples],
+                                   self.config))
+        for s in self.samples:
+            s["held_out"] = s["identity"] in held
+        manifest = {
+            "format": MANIFEST_FORMAT, "crop_size": self.config.crop_size,
+            "au_names": list(TABLE_AU_NAMES), "n": len(self.samples), "shards": self._shards,
+            "held_out_identities": sorted(held), "skipped": dict(self.skipped),
+            "datasets": dict(Counter(s["dataset"] for s in self.samples)),
+            "samples": self.samples,
+        }
+        tmp = self.out_dir / "manifest.json.part"
+        tmp.write_text(json.dumps(manifest))
+        tmp.replace(self.out_dir / "manifest.json")
+        if self.samples:
+            plot_au_histogram(np.array([s["aus"] for s in self.samples], np.float32),
+                              self.out_dir / "au_histogram.png")
+        return manifest
+
+
+def plot_au_histogram(aus: np.ndarray, path: Path) -> None:
+    """Per-AU histograms of labels (N, 23) into a PNG (fraction of faces above 0.2 in titles)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(4, 6, figsize=(15, 9))
+    for i, ax in enumerate(axes.flat):
+        if i >= aus.shape[1]:
+            ax.axis("off")
+            continue
+        ax.hist(aus[:, i], bins=20, range=(0, 1), color="tab:blue")
+        ax.set_yscale("log")
+        ax.set_title(f"{TABLE_AU_NAMES[i]}  >0.2: {100 * (aus[:, i] > 0.2).mean():.1f}%", fontsize=9)
+    fig.suptitle(f"AU labels of {len(aus)} faces")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def load_manifest(dataset: str | Path) -> dict:
+    """Read a data set's manifest.
+
+    Raises:
+        InputError: no manifest, or not a reenact data set.
+    """
+    from reenact.errors import InputError
+
+    path = Path(dataset) / "manifest.json"
+    if not path.is_file():
+        raise InputError(f"{dataset} is not a prepared data set (no manifest.json); "
+                         "run `reenact prepare-data` first")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise InputError(f"{path} is not a reenact data set manifest (format {manifest.get('format')!r})")
+    return manifest
