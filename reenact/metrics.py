@@ -181,8 +181,9 @@ class TemporalStability:
     """Frame-to-frame change of a generated video.
 
     Attributes:
-        outside_change: mean per-frame |change| outside the face mask, [0, 1] units; ~0 for a
-            still source photo (the background must not move).
+        outside_change: mean per-frame |change| outside the face mask (where the mask is exactly
+            0, beyond any feather), [0, 1] units; 0 for a still source photo (the background
+            must not move). NaN if the mask covers everything.
         inside_change: mean per-frame |change| inside the face mask.
         au_change: mean per-frame |change| of the driving AUs (mean over AU columns).
         flicker: inside_change / au_change: image change per unit of requested AU change.
@@ -205,7 +206,8 @@ def temporal_stability(frames: np.ndarray, face_mask: np.ndarray, driving_aus: n
 
     Args:
         frames: (T, H, W, 3) uint8 or float in [0, 1], the generated (pasted) frames.
-        face_mask: (H, W) or (T, H, W) in [0, 1], 1 on the face (where change is allowed).
+        face_mask: (H, W) or (T, H, W) in [0, 1], 1 on the face (where change is allowed); the
+            inside change is weighted by it, the outside change counts the pixels where it is 0.
         driving_aus: (T, A) the AUs the frames were asked to show, in [0, 1].
         still_threshold: an AU step below this mean |change| counts as "driver still".
     """
@@ -213,18 +215,33 @@ def temporal_stability(frames: np.ndarray, face_mask: np.ndarray, driving_aus: n
     if len(driving_aus) != len(frames):
         raise InputError(f"{len(frames)} frames but {len(driving_aus)} AU rows")
     face_mask = np.asarray(face_mask, np.float32)
-    inside = frame_changes(frames, face_mask)
-    outside = frame_changes(frames, 1.0 - face_mask)
-    au = au_changes(driving_aus)
+    outside = (face_mask <= 0).astype(np.float32)
+    return stability_from_changes(frame_changes(frames, face_mask), frame_changes(frames, outside),
+                                  au_changes(driving_aus), still_threshold=still_threshold)
+
+
+def stability_from_changes(inside: np.ndarray, outside: np.ndarray, au: np.ndarray, *,
+                           still_threshold: float = 0.002) -> TemporalStability:
+    """``TemporalStability`` from per-step changes already measured (for streamed clips).
+
+    Args:
+        inside: (T - 1,) ``frame_changes`` inside the face mask.
+        outside: (T - 1,) ``frame_changes`` outside it.
+        au: (T - 1,) ``au_changes`` of the driving AUs.
+        still_threshold: an AU step below this counts as "driver still".
+    """
+    inside, outside, au = (np.asarray(x, np.float64) for x in (inside, outside, au))
+    if not inside.shape == outside.shape == au.shape:
+        raise InputError(f"change series differ in length: {inside.shape}, {outside.shape}, {au.shape}")
     still = au < still_threshold
-    inside_mean = float(np.nanmean(inside)) if inside.size else 0.0
+    inside_mean = _nanmean(inside.tolist()) if inside.size else 0.0
     au_mean = float(au.mean()) if au.size else 0.0
     return TemporalStability(
-        outside_change=float(np.nanmean(outside)) if outside.size else 0.0,
+        outside_change=_nanmean(outside.tolist()) if outside.size else 0.0,
         inside_change=inside_mean,
         au_change=au_mean,
         flicker=inside_mean / au_mean if au_mean > 1e-9 else float("nan"),
-        still_inside_change=float(np.nanmean(inside[still])) if still.any() else float("nan"),
+        still_inside_change=_nanmean(inside[still].tolist()),
         n_still=int(still.sum()),
     )
 
