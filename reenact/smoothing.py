@@ -49,7 +49,7 @@ class SmoothingConfig:
     savgol_window_s: float = 0.21  # Savitzky-Golay window in seconds (rounded to odd frames >= 5)
     savgol_order: int = 3  # Savitzky-Golay polynomial order
     one_euro_min_cutoff: float = 1.0  # One-Euro cut-off at rest (Hz): lower = smoother when still
-    one_euro_beta: float = 2.0  # One-Euro speed coefficient: higher = less lag on fast moves
+    one_euro_beta: float = 5.0  # One-Euro speed coefficient: higher = less lag on fast moves
     one_euro_d_cutoff: float = 1.0  # One-Euro cut-off of the speed estimate (Hz)
     smooth_pose: bool = True  # filter head pose with the same method
 
@@ -140,7 +140,7 @@ def _alpha(cutoff: np.ndarray | float, fps: float) -> np.ndarray | float:
     return 1.0 / (1.0 + tau * fps)
 
 
-def one_euro(values: np.ndarray, fps: float, *, min_cutoff: float = 1.0, beta: float = 2.0,
+def one_euro(values: np.ndarray, fps: float, *, min_cutoff: float = 1.0, beta: float = 5.0,
              d_cutoff: float = 1.0) -> np.ndarray:
     """Causal One-Euro filter (Casiez et al. 2012) along time of (T, C) values.
 

@@ -117,7 +117,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         try:
             first = next(container.decode(stream), None)
         except av.error.FFmpegError as exc:
-            raise VideoReadError(f"{path}: cannot decode its first frame ({exc}); re-encode it") from exc
+            raise VideoReadError(
+                f"{path}: its first frame cannot be decoded; the file is damaged or truncated, "
+                "re-encode or re-download it"
+            ) from exc
         if first is None:
             raise VideoReadError(f"{path} has no video frames; give a video with frames")
         rotation = int(round(first.rotation or 0)) % 360
@@ -309,3 +312,29 @@ def read_all_frames(path: str | os.PathLike, *, max_frames: int | None = None) -
             break
     frames = np.concatenate(out)
     return frames if max_frames is None else frames[:max_frames]
+
+
+def read_frames(path: str | os.PathLike, indices: list[int] | tuple[int, ...]) -> np.ndarray:
+    """Selected frames (len(indices), H, W, 3) uint8 RGB, in the order given.
+
+    The clip is streamed once; only the requested frames are kept (memory: the selection plus
+    one chunk). Raises VideoReadError for an index past the end.
+    """
+    wanted = sorted(set(int(i) for i in indices))
+    if wanted and wanted[0] < 0:
+        raise VideoReadError(f"frame indices must be >= 0, got {wanted[0]}")
+    kept: dict[int, np.ndarray] = {}
+    start = 0
+    chunks = iter_frames(path, prefetch=0)
+    for chunk in chunks:
+        for i in wanted:
+            if start <= i < start + len(chunk):
+                kept[i] = chunk[i - start].copy()
+        start += len(chunk)
+        if len(kept) == len(wanted):
+            chunks.close()
+            break
+    missing = [i for i in wanted if i not in kept]
+    if missing:
+        raise VideoReadError(f"{path} has {start} frames; frame {missing[0]} does not exist")
+    return np.stack([kept[int(i)] for i in indices]) if len(indices) else np.zeros((0, 0, 0, 3), np.uint8)
