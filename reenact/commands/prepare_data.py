@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     writer = ShardWriter(args.out, config)
-    with FaceTracker(TrackerConfig(max_faces=1)) as tracker:
+    with FaceTracker(TrackerConfig()) as tracker:  # the largest of up to 4 faces
         for src, path in tqdm(jobs, desc="prepare-data", unit="img", smoothing=0.05):
             try:
                 image = load_image(path)
