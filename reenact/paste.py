@@ -196,7 +196,7 @@ class Paster:
         self.region = face_region(landmarks, source.shape[:2], alignment, config)
         x0, y0, x1, y1 = self.region.box
         self.device = torch.device("cpu")
-        src = torch.from_numpy(np.ascontiguousarray(source)).permute(2, 0, 1)[None].float() / 255.0
+        src = torch.from_numpy(np.array(source)).permute(2, 0, 1)[None].float() / 255.0  # writable copy
         self.face_crop = make_face_crop(src, alignment, antialias=config.antialias)  # (1,3,S,S)
         self._source_region = src[:, :, y0:y1, x0:x1].contiguous()
         self._mask = torch.from_numpy(self.region.mask)[None, None]

@@ -57,7 +57,8 @@ class PipelineConfig:
     chunk_size: int = 32  # driver frames decoded per chunk in pass 1
     queue_depth: int = 3  # batches in flight between stages (bounds memory)
     max_frames: int | None = None  # render only the first N driver frames (audio cut to match)
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the source photo's face choice
+    driver_face_index: int | None = None  # driver: None = the largest face, k = k-th from the left
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     paste: PasteConfig = field(default_factory=PasteConfig)
@@ -228,12 +229,20 @@ class ReenactPipeline:
                  smoother: Smoother | None = None, make_paster: PasterFactory | None = None):
         self.generator = generator.eval().to(memory_format=torch.channels_last)  # faster convs
         self.config = config
-        self.make_tracker = make_tracker or (lambda video: FaceTracker(config.tracker, video=video))
+        self.make_tracker = make_tracker or self._default_tracker
         self.extractor = extractor or _default_extractor
         self.smoother = smoother or (lambda track: smooth_track(track, config.smoothing))
         self.make_paster = make_paster or (lambda img, lm, al: Paster(img, lm, al, config.paste))
         self.device = next(generator.parameters()).device
         self._bf16: bool | None = None
+
+    def _default_tracker(self, video: bool) -> FaceTracker:
+        from dataclasses import replace
+
+        cfg = self.config.tracker
+        if video:
+            cfg = replace(cfg, face_index=self.config.driver_face_index)
+        return FaceTracker(cfg, video=video)
 
     @classmethod
     def from_pretrained(cls, weights: str | os.PathLike | None = None,
@@ -295,14 +304,19 @@ class ReenactPipeline:
         n = len(targets)
         audio = dict(audio_from=info.path if info.has_audio else None, audio_codec=info.audio_codec,
                      audio_duration_s=(n / info.fps_fraction) if n < info.n_frames else None)
-        preview_frames = self._driver_frames(info, n) if preview is not None else None
-        frames = self.render(src, targets, info.fps_fraction, out, timings=timings, preview=preview,
-                             preview_frames=preview_frames, progress=progress, **audio)  # 6
         plot_path = None
         if plot is not None:
             from reenact.plotting import save_au_plot
 
             plot_path = save_au_plot(track, plot, raw=raw, title=f"AUs of {Path(info.path).name}")
+        preview_frames = self._driver_frames(info, n) if preview is not None else None
+        try:
+            frames = self.render(src, targets, info.fps_fraction, out, timings=timings, preview=preview,
+                                 preview_frames=preview_frames, progress=progress, **audio)  # 6
+        except BaseException:
+            if plot_path is not None:  # outputs are all or nothing
+                Path(plot_path).unlink(missing_ok=True)
+            raise
         timings.total_s = time.perf_counter() - t0
         timings.n_frames = n
         return ReenactOutput(
