@@ -1,0 +1,51 @@
+"""`reenact render-batch FACES TARGETS OUT_DIR`: one image per (face, AU target) + a manifest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from reenact.commands.reenact_video import add_common_options, common_config, pick_device
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "render-batch", help="render every face photo with every AU target (datasets)",
+        description="Render each photo in FACES with each AU target in TARGETS into OUT_DIR, one PNG "
+                    "per pair, and record every pair in OUT_DIR/manifest.jsonl (source, target AUs, "
+                    "output, face found or why not). Resumable: a rerun skips finished pairs and redoes "
+                    "half-written ones. Split the work over processes or machines with --shard K/N. "
+                    "See docs/reenact.md.",
+    )
+    p.add_argument("faces", type=Path, help="folder of photos, or a text file with one photo path per line")
+    p.add_argument("targets", type=Path,
+                   help="AU targets: CSV (name, preset, intensity, AU columns) or YAML/JSON list")
+    p.add_argument("out_dir", type=Path, help="output folder (created if missing)")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="render only faces K, K+N, K+2N, ... (0 <= K < N); one process per GPU/machine")
+    p.add_argument("--crop", action="store_true",
+                   help="write the 128x128 aligned face crop instead of the full photo")
+    add_common_options(p, video=False)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from reenact.batch import list_faces, parse_shard, read_targets, render_batch
+    from reenact.pipeline import PipelineConfig, ReenactPipeline
+
+    shard = parse_shard(args.shard)
+    config = PipelineConfig(**common_config(args))
+    faces = list_faces(args.faces)
+    targets = read_targets(args.targets)
+    pipeline = ReenactPipeline.from_pretrained(args.weights, config).to(pick_device(args.device))
+    mine = len(range(shard[0], len(faces), shard[1]))
+    with tqdm(total=mine * len(targets), unit="image", desc="render-batch", disable=args.quiet,
+              dynamic_ncols=True) as bar:
+        summary = render_batch(pipeline, faces, targets, args.out_dir, shard=shard, crop=args.crop,
+                               progress=bar.update)
+    if not args.quiet:
+        print(f"{args.out_dir}: {summary.line()}")
+    return 0
