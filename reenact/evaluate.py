@@ -119,7 +119,7 @@ def load_sources(specs: Sequence[str], *, tracker: FaceTracker) -> list[EvalSour
             except ImportError as exc:
                 raise InputError("the astronaut source needs scikit-image (the dev extra); "
                                  "pass --sources PHOTO instead") from exc
-            image, name = data.astronaut(), ASTRONAUT
+            image, name = np.array(data.astronaut()), ASTRONAUT
         else:
             path = Path(spec)
             if not path.exists() and spec.startswith("media/"):
