@@ -7,9 +7,9 @@ a markdown table and a contact sheet PNG:
   intensities, winks, half smiles). Per output: the AUs re-measured by the project's own
   extractor (MediaPipe + ``reenact.aus``), the identity distance to the source (dlib's
   descriptor, optional), the seam of the paste-back and G's attention statistics.
-- ``evaluate_videos``: each source photo driven by each driving clip (absolute AU transfer of the
-  smoothed driver AUs). Adds AU correlation over time and temporal stability (change outside
-  the face mask, flicker inside it).
+- ``evaluate_videos``: each source photo driven by each driving clip (the pipeline's smoothing
+  and AU transfer, relative by default). Adds AU correlation over time and temporal stability
+  (change outside the face mask, flicker inside it).
 
 The outputs are pasted back into the full-resolution photo by ``reenact.paste.Paster`` when it is
 available (``EvalConfig.paste``); otherwise the 128 crop itself is evaluated ("crop" mode, no
@@ -31,7 +31,7 @@ import torch
 
 from reenact.align import Alignment, align_face, warp_to_crop
 from reenact.au import GESTURES, TABLE_AU_NAMES, preset, table_to_cond
-from reenact.aus import RELIABLE_AUS, WEAK_AUS, aus_from_face
+from reenact.aus import RELIABLE_AUS, WEAK_AUS, AUTrack, aus_from_face
 from reenact.errors import InputError, NoFaceError
 from reenact.metrics import (
     AttentionStats,
@@ -69,6 +69,7 @@ class EvalConfig:
     identity: bool = True  # dlib identity distances (needs the eval extra; skipped without it)
     batch_size: int = 8  # generator batch
     max_video_frames: int = 96  # frames of each driving clip used (from its start)
+    transfer: str = "relative"  # video AU transfer as in the pipeline: relative | absolute
     cell_size: int = 160  # contact sheet cell side in pixels
 
 
@@ -438,7 +439,7 @@ class VideoResult:
     """One source driven by one clip.
 
     Attributes:
-        fidelity: requested (smoothed driver AUs) vs re-measured on the output, over time.
+        fidelity: requested (the transferred driver AUs) vs re-measured on the output, over time.
         baseline: the same for the unchanged source (a still photo: no correlation).
         stability: frame-to-frame change outside / inside the face mask, flicker.
         identity: identity distances of sampled output frames to the source.
@@ -469,14 +470,13 @@ class VideoEvaluation:
     meta: dict = field(default_factory=dict)
 
 
-def driver_track(path: str | Path, *, max_frames: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """The driving AUs of a clip: (T, 23) smoothed, gaps filled; the (T, H, W, 3) frames; fps.
+def driver_track(path: str | Path, *, max_frames: int) -> tuple[AUTrack, np.ndarray, float]:
+    """The driver's raw AU track (NaN rows where no face), its (T, H, W, 3) frames and fps.
 
     Raises:
         VideoReadError: unreadable clip. NoFaceError: no face in any of the frames used.
     """
     from reenact.extract import extract_au_track
-    from reenact.smoothing import smooth_track
     from reenact.video import probe_video, read_all_frames
 
     info = probe_video(path)
@@ -486,7 +486,18 @@ def driver_track(path: str | Path, *, max_frames: int) -> tuple[np.ndarray, np.n
     if not raw.found.any():
         raise NoFaceError(f"no face found in the first {len(frames)} frames of {path}; "
                           "give a driving clip with a face")
-    return smooth_track(raw).values, frames, info.fps
+    return raw, frames, info.fps
+
+
+def driving_targets(source_aus: np.ndarray, raw: AUTrack, *, mode: str = "relative") -> np.ndarray:
+    """The source's target AUs (T, 23) for a driver, exactly as the pipeline makes them:
+    gap policy + smoothing (defaults), neutral baseline, then ``transfer_aus`` in ``mode``."""
+    from reenact.smoothing import neutral_baseline, smooth_track
+    from reenact.transfer import TransferConfig, transfer_aus
+
+    track = smooth_track(raw)
+    return transfer_aus(source_aus, track.values, neutral=neutral_baseline(raw),
+                        config=TransferConfig(mode=mode))
 
 
 def _sample_idx(n: int, k: int) -> np.ndarray:
@@ -496,10 +507,11 @@ def _sample_idx(n: int, k: int) -> np.ndarray:
 def evaluate_video(generator: torch.nn.Module, source: EvalSource, driver: str | Path, *,
                    identity: IdentityMeter, config: EvalConfig = EvalConfig(), n_cells: int = 6,
                    progress: ProgressFn | None = None) -> VideoResult:
-    """Drive one source with one clip (absolute transfer of the driver's smoothed AUs) and measure."""
+    """Drive one source with one clip (AU transfer as in the pipeline) and measure the result."""
     from reenact.extract import extract_au_track
 
-    aus, driver_frames, fps = driver_track(driver, max_frames=config.max_video_frames)
+    raw, driver_frames, fps = driver_track(driver, max_frames=config.max_video_frames)
+    aus = driving_targets(aus_from_face(source.face), raw, mode=config.transfer)
     renderer = FaceRenderer(generator, source, paste=config.paste)
     mask = renderer.mask()
     if mask is None:

@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--intensities", nargs="+", type=float, default=[0.5, 1.0],
                    help="intensities of the emotion prototypes")
     p.add_argument("--max-frames", type=int, default=96, help="frames used from the start of each clip")
+    p.add_argument("--mode", default="relative", choices=["relative", "absolute"],
+                   help="video AU transfer, as in `reenact run --mode`")
     p.add_argument("--crop-only", action="store_true",
                    help="score the 128 crop instead of the full-resolution paste-back")
     p.add_argument("--no-identity", action="store_true", help="skip dlib identity distances")
@@ -129,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
                         intensities=tuple(args.intensities),
                         gestures=tuple(t for t in args.targets if t not in EMOTION_PROTOTYPES),
                         paste=not args.crop_only, identity=not args.no_identity,
-                        batch_size=args.batch_size, max_video_frames=args.max_frames)
+                        batch_size=args.batch_size, max_video_frames=args.max_frames,
+                        transfer=args.mode)
     options = {k: v for k, v in vars(args).items() if k != "func"}
     meta = {**run_meta(weights, generator), "options": options}
     with FaceTracker() as tracker:
