@@ -13,7 +13,12 @@ Rows:
   bar, CSV write); ``+ plot`` also draws and writes the PNG.
 - aus (fresh process): the installed ``reenact`` command, Python start-up and imports included.
 
-Usage: python benchmarks/bench_aus.py [--repeats 3] [--frames N]
+With ``--smoothing`` it prints instead how each filter trades jitter for blink fidelity on the
+real clip (the measurement behind the default in docs/aus.md): jitter = mean |second difference|
+over three still stretches relative to the raw track; blinks = peak shift (frames) and kept
+height of AU45 at a one-frame closure (frame 288) and a 5-frame blink (frame 429).
+
+Usage: python benchmarks/bench_aus.py [--repeats 3] [--frames N] [--smoothing]
 Goal on the 2-core development machine: >= 80 frames/s for the whole run.
 """
 
@@ -56,11 +61,52 @@ def best_of(repeats: int, fn) -> float:
     return min(times)
 
 
+def smoothing_table() -> None:
+    import numpy as np
+    from scipy.ndimage import uniform_filter1d
+
+    from reenact.au import TABLE_AU_NAMES
+    from reenact.extract import ExtractConfig, extract_aus
+    from reenact.smoothing import SmoothingConfig, smooth_track
+    from reenact.weights import fetch
+
+    clip = fetch("media/WolfgangLanger_Pexels.mp4", quiet=True)
+    raw = extract_aus(clip, ExtractConfig(smoothing=SmoothingConfig(method="none"))).raw
+    stills, au45 = ((150, 215), (230, 280), (300, 380)), TABLE_AU_NAMES.index("AU45")
+
+    def jitter(x: np.ndarray) -> float:
+        return float(np.mean([np.abs(np.diff(x[s:e], 2, axis=0)).mean() for s, e in stills]))
+
+    def blink(x: np.ndarray, b: int) -> str:
+        w = slice(b - 4, b + 5)
+        shift = int(np.argmax(x[w, au45])) - int(np.argmax(raw.values[w, au45]))
+        return f"{shift:+d} fr, {x[w, au45].max() / raw.values[w, au45].max():4.0%}"
+
+    filters = {
+        "none": raw.values,
+        "savgol 0.21 s (default)": smooth_track(raw, SmoothingConfig()).values,
+        "savgol 0.30 s": smooth_track(raw, SmoothingConfig(savgol_window_s=0.3)).values,
+        "savgol 0.45 s": smooth_track(raw, SmoothingConfig(savgol_window_s=0.45)).values,
+        "one_euro (default: 1 Hz, beta 5)": smooth_track(raw, SmoothingConfig(method="one_euro")).values,
+        "one_euro (1 Hz, beta 2)":
+            smooth_track(raw, SmoothingConfig(method="one_euro", one_euro_beta=2)).values,
+        "moving average, 5 frames": uniform_filter1d(raw.values, 5, axis=0),
+    }
+    print(f"clip: WolfgangLanger_Pexels.mp4, {len(raw)} frames, {raw.fps:.3f} fps")
+    print(f"{'filter':34s} {'jitter kept':>11s} {'blink 288 (1 fr)':>17s} {'blink 429 (5 fr)':>17s}")
+    for name, x in filters.items():
+        print(f"{name:34s} {jitter(x) / jitter(raw.values):11.0%} {blink(x, 288):>17s} {blink(x, 429):>17s}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--frames", type=int, default=None, help="cut the clip to N frames")
+    parser.add_argument("--smoothing", action="store_true", help="print the smoothing table instead")
     args = parser.parse_args()
+    if args.smoothing:
+        smoothing_table()
+        return
 
     import numpy as np
 

@@ -5,9 +5,11 @@ frames where no face was found, then the filter runs over each stretch of known 
 
 Filters (``SmoothingConfig.method``):
 - "savgol" (default, offline): Savitzky-Golay (scipy.signal.savgol_filter), zero-phase, so it
-  adds no lag. A cubic fit over a short window (default 0.21 s: 5 frames at 24 fps, 7 at 30)
-  removes frame-to-frame jitter but keeps a blink's peak where it was and most of its height; a
-  plain moving average of the same length flattens blinks. See docs/aus.md for the measurement.
+  adds no lag. A cubic fit over 0.21 s (5 frames at 24 fps, 7 at 30; half power at ~5.7 Hz at
+  24 fps, so speech-rate mouth motion at 4 Hz keeps 91% of its amplitude) removes about 40% of
+  the raw track's frame-to-frame jitter and keeps a real 5-frame blink's peak frame and height;
+  longer windows remove more jitter but flatten mouth motion and short blinks. Measured in
+  docs/aus.md (``python benchmarks/bench_aus.py --smoothing``).
 - "one_euro" (causal, for live use): the One-Euro filter (Casiez et al., CHI 2012), an adaptive
   low-pass whose cut-off rises with speed: still stretches are smoothed hard, fast moves (a
   blink) pass with little lag. It only looks at past frames.

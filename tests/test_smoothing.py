@@ -83,6 +83,7 @@ def test_savgol_window_is_odd_and_scales_with_fps():
     assert savgol_window(23.976) == 5
     assert savgol_window(30.0) == 7
     assert savgol_window(60.0) == 13
+    assert savgol_window(5.0) == 5
     assert all(savgol_window(f) % 2 == 1 for f in (10, 24, 25, 29.97, 50, 120))
 
 
@@ -94,7 +95,7 @@ def raw():
     return wl_raw_track()
 
 
-@pytest.mark.parametrize("method, most", [("savgol", 0.6), ("one_euro", 0.6)])
+@pytest.mark.parametrize("method, most", [("savgol", 0.65), ("one_euro", 0.6)])
 def test_filters_remove_jitter_on_still_stretches(raw, method, most):
     out = smooth_track(raw, SmoothingConfig(method=method))
     ratios = [_jitter(out.values[s:e]) / _jitter(raw.values[s:e]) for s, e in WL_STILL]
@@ -104,7 +105,7 @@ def test_filters_remove_jitter_on_still_stretches(raw, method, most):
 def test_savgol_keeps_blink_timing_and_height(raw):
     """Zero phase: a real 5-frame blink keeps its peak frame and >= 90% of its height."""
     out = smooth_track(raw, SmoothingConfig(method="savgol"))
-    for blink, min_height in ((WL_BLINK, 0.9), (WL_BLINK_SHORT, 0.4)):
+    for blink, min_height in ((WL_BLINK, 0.9), (WL_BLINK_SHORT, 0.5)):
         window = slice(blink - 4, blink + 5)
         raw_peak = raw.values[window, AU45]
         smooth_peak = out.values[window, AU45]
@@ -128,6 +129,19 @@ def test_one_euro_is_causal(raw):
     b = one_euro(changed, raw.fps)
     np.testing.assert_array_equal(a[:60], b[:60])
     assert not np.allclose(a[60:], b[60:])
+
+
+def test_default_savgol_passes_speech_rate_motion():
+    """A 4 Hz mouth movement (syllable rate) keeps most of its amplitude, 10 Hz jitter does not."""
+    fps = 24.0
+    t = np.arange(240) / fps
+    out = {}
+    for hz in (4.0, 10.0):
+        wave = (0.5 + 0.3 * np.sin(2 * np.pi * hz * t))[:, None].astype(np.float32)
+        smooth = savgol(wave, savgol_window(fps), SmoothingConfig().savgol_order)
+        out[hz] = float(np.ptp(smooth[20:-20]) / np.ptp(wave[20:-20]))
+    assert out[4.0] > 0.85
+    assert out[10.0] < 0.5
 
 
 def test_savgol_is_zero_phase():
