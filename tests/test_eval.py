@@ -121,3 +121,17 @@ def test_cli_eval_runs_and_rejects_bad_input(tiny_generator, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not found" in err and "unknown target" in err
     assert not bad_out.exists()
+
+
+def test_crop_only_mode_scores_the_crop(tiny_generator, tracker):
+    from reenact.evaluate import EvalConfig, evaluate_targets, load_sources, summarize_targets
+
+    config = EvalConfig(emotions=("happy",), intensities=(1.0,), gestures=(), paste=False, identity=False,
+                        cell_size=32)
+    ev = evaluate_targets(tiny_generator, load_sources(["astronaut"], tracker=tracker), tracker=tracker,
+                          config=config)
+    res = ev.sources[0]
+    assert res.mode == "crop" and res.seams == ()
+    summary = summarize_targets(ev)
+    assert summary["mode"] == "crop" and summary["seam_mean"] is None
+    assert np.isfinite(res.source_aus).all()  # the 128 crop of the source is measured (upscaled)
