@@ -194,3 +194,23 @@ def test_animate_png_frames_and_relative(tmp_path, astronaut):
     assert (rel.targets >= out.source.aus[None] - 1e-6).all()
     with pytest.raises(OutputError):  # an existing, non-empty folder is never overwritten
         pipe.animate(astronaut, targets, 10, tmp_path / "frames", frames_dir=True)
+
+
+def test_driver_with_a_faceless_stretch_follows_the_gap_policy(tmp_path, astronaut, media):
+    from reenact.encode import write_video
+    from reenact.smoothing import SmoothingConfig
+    from reenact.video import read_all_frames
+
+    clip = read_all_frames(media("single_face.mp4"), max_frames=40)
+    clip[15:22] = 30  # 7 frames (0.23 s) without a face
+    driver = write_video(tmp_path / "gappy.mp4", [clip], fps=30)
+    for gaps in ("interpolate", "missing"):
+        pipe = ReenactPipeline(tiny_generator(), PipelineConfig(smoothing=SmoothingConfig(gaps=gaps)))
+        out = pipe(astronaut, driver)
+        assert out.n_frames == 40 and not out.raw_track.found[15:22].any() and out.raw_track.found[:15].all()
+        assert not np.isnan(out.targets).any()
+        if gaps == "missing":  # the source rests where the driver has no face
+            from reenact.transfer import transfer_aus
+
+            rest = transfer_aus(out.source.aus, out.neutral[None], neutral=out.neutral)[0]
+            np.testing.assert_allclose(out.targets[17], rest, atol=1e-6)
