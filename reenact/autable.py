@@ -145,13 +145,13 @@ def _read_openface(cols: dict[str, np.ndarray], path: Path) -> AUTrack:
     return AUTrack(values=sync_bilateral(values), found=found, pose=pose.astype(np.float32), fps=fps)
 
 
-def _largest_face_rows(cols: dict[str, np.ndarray], body: list[list[str]]) -> np.ndarray:
+def _largest_face_rows(cols: dict[str, np.ndarray], n: int) -> np.ndarray:
     """Row indices keeping, for each frame number, the face with the largest box."""
     frames = cols.get("frame")
     if frames is None:
-        return np.arange(len(body))
-    area = np.nan_to_num(cols.get("FaceRectWidth", np.ones(len(body))) *
-                         cols.get("FaceRectHeight", np.ones(len(body))))
+        return np.arange(n)
+    width, height = cols.get("FaceRectWidth"), cols.get("FaceRectHeight")
+    area = np.nan_to_num(width * height) if width is not None and height is not None else np.ones(n)
     best: dict[float, int] = {}
     for i, f in enumerate(frames):
         if f not in best or area[i] > area[best[f]]:
@@ -159,9 +159,19 @@ def _largest_face_rows(cols: dict[str, np.ndarray], body: list[list[str]]) -> np
     return np.array([best[f] for f in sorted(best)], int)
 
 
-def _read_pyfeat(cols: dict[str, np.ndarray], body: list[list[str]], header: list[str],
-                 path: Path) -> AUTrack:
-    keep = _largest_face_rows(cols, body)
+def track_from_pyfeat(cols: dict[str, np.ndarray | None], *, inputs: list[str] | None = None,
+                      fps: float = 0.0, path: str | os.PathLike = "py-feat output") -> AUTrack:
+    """AUTrack from py-feat's columns (name -> (N,) array; a text column may be None).
+
+    Args:
+        cols: py-feat's output columns (``AU01``.. ``AU43``, ``FaceScore``, ``FaceRect*``,
+            ``frame``, ``Pitch/Roll/Yaw``); N rows, several per frame when several faces.
+        inputs: py-feat's ``input`` column (file of each row), if any.
+        fps: frame rate for a clip; 0.0 for images.
+        path: named in error messages.
+    """
+    n = len(next(v for v in cols.values() if v is not None))
+    keep = _largest_face_rows(cols, n)
     t = len(keep)
     bilateral = {}
     for au in AU_NAMES:
@@ -169,20 +179,26 @@ def _read_pyfeat(cols: dict[str, np.ndarray], body: list[list[str]], header: lis
         if col is not None:
             bilateral[au] = col[keep]
     values = _bilateral_to_table(bilateral, t)
-    _check_range(values, path, 1.0)
+    _check_range(values, Path(path), 1.0)
     score = cols.get("FaceScore")
     found = np.isfinite(score[keep]) if score is not None else np.isfinite(values).any(axis=1)
     values[~found] = np.nan
     pose = np.full((t, 3), np.nan, np.float32)
     if all(cols.get(c) is not None for c in ("Yaw", "Pitch", "Roll")):
         pose = np.stack([cols["Yaw"][keep], cols["Pitch"][keep], cols["Roll"][keep]], axis=1)
-    sources: tuple[str, ...] = ()
-    if "input" in header:
-        j = header.index("input")
-        sources = tuple(body[i][j] for i in keep)
-    fps = _fps_from_times(cols["approx_time"][keep]) if cols.get("approx_time") is not None else 0.0
+    sources = tuple(inputs[i] for i in keep) if inputs else ()
     return AUTrack(values=sync_bilateral(values), found=found, pose=pose.astype(np.float32), fps=fps,
                    sources=sources if len(set(sources)) > 1 else ())
+
+
+def _read_pyfeat(cols: dict[str, np.ndarray], body: list[list[str]], header: list[str],
+                 path: Path) -> AUTrack:
+    inputs = None
+    if "input" in header:
+        j = header.index("input")
+        inputs = [r[j] if j < len(r) else "" for r in body]
+    fps = _fps_from_times(cols["approx_time"]) if cols.get("approx_time") is not None else 0.0
+    return track_from_pyfeat(cols, inputs=inputs, fps=fps, path=path)
 
 
 def detect_format(header: list[str]) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 
 from reenact.au import TABLE_AU_NAMES
 from reenact.aus import AUTrack, aus_from_measurements
+from reenact.backends import AU_BACKENDS
 from reenact.errors import InputError, NoFaceError
 from reenact.images import is_image_path, list_images, load_image
 from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
@@ -40,6 +41,7 @@ class ExtractConfig:
     # face: MediaPipe then stops re-running its detector on every frame (~10% faster). A second,
     # larger face that enters later is then not switched to.
     single_face_fast_path: bool = True
+    backend: str = "mediapipe"  # or "pyfeat" (optional: needs py-feat and its weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,16 +174,22 @@ def extract_aus(path: str | os.PathLike, config: ExtractConfig = ExtractConfig()
     path = Path(path)
     if not path.exists():
         raise InputError(f"input {path} does not exist; check the path")
+    if config.backend not in AU_BACKENDS:
+        raise InputError(f"unknown AU backend {config.backend!r}; use one of {', '.join(AU_BACKENDS)}")
     video: VideoInfo | None = None
     if path.is_dir() or is_image_path(path):
         kind, inputs = _image_paths(path)
+    else:
+        kind, inputs = "video", (path,)
+        video = probe_video(path)
+    if config.backend == "pyfeat":
+        raw = _extract_pyfeat(inputs, video)
+    elif video is None:
         with FaceTracker(config.tracker, model_path=model_path) as tracker:
             images = (load_image(p) for p in inputs)
             raw = extract_image_aus(_each(_counted(([im] for im in images), progress)),
                                     tracker=tracker, sources=tuple(p.name for p in inputs))
     else:
-        kind, inputs = "video", (path,)
-        video = probe_video(path)
         chunks = iter_frames(path, chunk_size=config.chunk_size, info=video)
         first = next(chunks)
         tracker_config = _video_tracker_config(first, config, model_path)
@@ -193,6 +201,15 @@ def extract_aus(path: str | os.PathLike, config: ExtractConfig = ExtractConfig()
         raise NoFaceError(f"no face found {what} {path}; give an input that shows a face")
     return AUExtraction(raw=raw, track=smooth_track(raw, config.smoothing), neutral=neutral_baseline(raw),
                         kind=kind, inputs=inputs, video=video, config=config)
+
+
+def _extract_pyfeat(inputs: tuple[Path, ...], video: VideoInfo | None) -> AUTrack:
+    from reenact.backends.pyfeat import PyFeatBackend
+
+    backend = PyFeatBackend()
+    if video is None:
+        return backend.extract_images(list(inputs))
+    return backend.extract_video(inputs[0], video.fps)
 
 
 def _each(chunks: Iterable[list[np.ndarray]]) -> Iterator[np.ndarray]:

@@ -29,6 +29,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="track the K-th face from the image's left (0-based) instead of the largest")
     p.add_argument("--openface", action="store_true",
                    help="write the CSV in OpenFace's convention (AU*_r on 0..5, no left/right)")
+    p.add_argument("--backend", choices=("mediapipe", "pyfeat"), default="mediapipe",
+                   help="AU estimator: mediapipe (default, offline) or pyfeat (optional: needs "
+                        "py-feat and its Hugging Face weights; AUs are probabilities)")
     p.add_argument("--raw", action="store_true", help="write unsmoothed values (same as --smooth none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -44,7 +47,10 @@ def _config(args: argparse.Namespace):
         raise InputError(f"--face-index must be >= 0, got {args.face_index}")
     if args.max_gap < 0:
         raise InputError(f"--max-gap must be >= 0 seconds, got {args.max_gap}")
+    if args.backend != "mediapipe" and args.face_index is not None:
+        raise InputError("--face-index works with the mediapipe backend only")
     return ExtractConfig(
+        backend=args.backend,
         tracker=TrackerConfig(face_index=args.face_index),
         smoothing=SmoothingConfig(method="none" if args.raw else args.smooth, gaps=args.gaps,
                                   max_gap_s=args.max_gap),
