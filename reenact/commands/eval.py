@@ -63,7 +63,6 @@ def load_weights(spec: str | None, device: str):
     """(generator, weights path or None) from a path, a manifest name or 'random'."""
     import torch
 
-    from reenact.errors import WeightsError
     from reenact.generator import Generator, load_generator
     from reenact.weights import fetch, load_manifest
 
@@ -71,12 +70,12 @@ def load_weights(spec: str | None, device: str):
         print("reenact eval: using an UNTRAINED random generator (plumbing check only)", file=sys.stderr)
         torch.manual_seed(0)
         return Generator().eval().to(device), None
-    if spec is None or (not Path(spec).exists() and spec in load_manifest()):
-        name = spec or "generator"
-        if name not in load_manifest():
-            raise WeightsError("no generator is registered in weights/manifest.json yet; "
-                               "pass --weights PATH (or --weights random for a plumbing check)")
-        path = fetch(name)
+    if spec is None:
+        from reenact.pipeline import registered_generator_path
+
+        path = registered_generator_path()
+    elif not Path(spec).exists() and spec in load_manifest():
+        path = fetch(spec)
     else:
         path = Path(spec)
     return load_generator(path, device=device), path
