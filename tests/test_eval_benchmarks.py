@@ -1,0 +1,43 @@
+"""The benchmark scripts still run end to end (tiny generator, a few frames; no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bench_on_path():
+    sys.path.insert(0, str(BENCH))
+    yield
+    sys.path.remove(str(BENCH))
+
+
+def test_bench_pipeline_prints_stage_table(tmp_path, capsys, media):
+    import bench_pipeline
+
+    media("WolfgangLanger_Pexels.mp4")
+    out = tmp_path / "rows.json"
+    assert bench_pipeline.main(["--sizes", "360", "--frames", "8", "--tiny", "--device", "cpu",
+                                "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| 640x360 | 8 |" in text and "track+AUs" in text and "peak RSS MiB" in text
+    row = json.loads(out.read_text())[0]
+    assert row["frames"] == 8 and row["fps"] > 0 and row["peak_rss_mib"] > 0
+    assert set(row["stages_s"]) == {"decode", "track", "smooth", "generate", "paste", "encode", "setup"}
+
+
+def test_bench_memory_samples_rss(tmp_path, capsys, media):
+    import bench_memory
+
+    media("WolfgangLanger_Pexels.mp4")
+    out = tmp_path / "rows.json"
+    assert bench_memory.main(["--minutes", "0.05", "--device", "cpu", "--json", str(out)]) == 0
+    row = json.loads(out.read_text())[0]
+    assert 60 <= row["frames"] <= 80 and row["peak_rss_mib"] >= max(row["rss_at_25_50_75_100_mib"]) - 1
+    assert "RSS at 25/50/75/100" in capsys.readouterr().out
