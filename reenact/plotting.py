@@ -51,14 +51,52 @@ def _style(name: str) -> dict:
     return {"linestyle": "--" if side == "R" else "-", "linewidth": 1.6}
 
 
-def _x_axis(track: AUTrack) -> tuple[np.ndarray, str]:
-    if track.fps > 0:
-        return track.timestamps, "time (s)"
-    return np.arange(len(track), dtype=float), "image"
+def _panel_rows() -> list[tuple[str, str]]:
+    """(panel, AU column) in drawing order, top to bottom."""
+    return [(panel, name) for panel, names in PANELS for name in names]
+
+
+def _plot_stills(track: AUTrack, title: str | None):
+    """Unrelated images: bars for one image, an AU x image heat map for several."""
+    import matplotlib.pyplot as plt
+
+    rows = _panel_rows()
+    labels = [f"{panel[:5].lower()} | {_label(name)}" for panel, name in rows]
+    values = np.stack([track.column(name) for _, name in rows])  # (n_aus, n_images)
+    n = len(track)
+    if n == 1:
+        fig, ax = plt.subplots(figsize=(9, 8))
+        colours = plt.get_cmap("tab10").colors
+        panels = [p for p, _ in PANELS]
+        y = np.arange(len(rows))[::-1]
+        ax.barh(y, np.nan_to_num(values[:, 0]), color=[colours[panels.index(p)] for p, _ in rows])
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("intensity")
+        ax.grid(axis="x", alpha=0.3)
+    else:
+        fig, ax = plt.subplots(figsize=(max(6, 2 + 0.5 * n), 8))
+        im = ax.imshow(values, aspect="auto", vmin=0, vmax=1, cmap="magma")
+        ax.set_yticks(np.arange(len(rows)), labels, fontsize=8)
+        names = track.sources or tuple(str(i) for i in range(n))
+        ax.set_xticks(np.arange(n), names, rotation=45, ha="right", fontsize=7)
+        fig.colorbar(im, ax=ax, label="intensity", fraction=0.04)
+        for j in np.flatnonzero(~track.found):
+            ax.axvspan(j - 0.5, j + 0.5, color="0.7", hatch="//", alpha=0.6)
+    found = int(track.found.sum())
+    pose = "" if n != 1 or not track.found[0] else (
+        "; head yaw {:.0f}, pitch {:.0f}, roll {:.0f} deg".format(*track.pose[0]))
+    fig.suptitle(f"{title + ': ' if title else ''}Action Units ({n} image{'s' if n > 1 else ''}, "
+                 f"face in {found}{pose})", fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 def plot_au_track(track: AUTrack, *, raw: AUTrack | None = None, title: str | None = None):
     """A matplotlib Figure of the track's AU trajectories and head pose.
+
+    A clip is drawn as trajectories over time; unrelated images (fps 0) as bars (one image) or
+    a heat map of AUs x images (several; images without a face hatched).
 
     Args:
         track: the AUs to draw (usually the smoothed track).
@@ -70,9 +108,11 @@ def plot_au_track(track: AUTrack, *, raw: AUTrack | None = None, title: str | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x, xlabel = _x_axis(track)
-    stills = track.fps <= 0
-    marker = "o" if stills or len(track) < 3 else None
+    if track.fps <= 0:
+        return _plot_stills(track, title)
+
+    x, xlabel = track.timestamps, "time (s)"
+    marker = "o" if len(track) < 3 else None
     fig, axes = plt.subplots(len(PANELS) + 1, 1, figsize=(12, 11), sharex=True,
                              gridspec_kw={"height_ratios": [1] * len(PANELS) + [0.8]})
     colours = plt.get_cmap("tab10").colors
@@ -104,12 +144,8 @@ def plot_au_track(track: AUTrack, *, raw: AUTrack | None = None, title: str | No
                        label="no face" if i == 0 and ax is axes[0] else None)
     if no_face.any():
         axes[0].legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
-    if stills and track.sources and len(track) <= 30:
-        pose_ax.set_xticks(x, track.sources, rotation=45, ha="right", fontsize=7)
     found = int(track.found.sum())
-    summary = f"{len(track)} {'images' if stills else 'frames'}, face in {found}"
-    if not stills:
-        summary += f", {track.fps:.2f} fps"
+    summary = f"{len(track)} frames, face in {found}, {track.fps:.2f} fps"
     fig.suptitle(f"{title + ': ' if title else ''}Action Units ({summary}; L solid, R dashed)",
                  fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.97))

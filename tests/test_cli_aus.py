@@ -58,7 +58,9 @@ def test_image_folder_and_face_index(tmp_path, media, astronaut):
 
     Image.fromarray(astronaut).save(tmp_path / "astronaut.png")
     (tmp_path / "multi.jpg").write_bytes(media("multi_face.jpg").read_bytes())
-    assert main(["aus", str(tmp_path), "-o", str(tmp_path / "folder.csv"), "--quiet"]) == 0
+    assert main(["aus", str(tmp_path), "-o", str(tmp_path / "folder.csv"), "--plot",
+                 str(tmp_path / "folder.png"), "--quiet"]) == 0
+    assert (tmp_path / "folder.png").read_bytes()[:8] == PNG_MAGIC
     rows = _rows(tmp_path / "folder.csv")
     assert [r["input"] for r in rows] == ["astronaut.png", "multi.jpg"]
     by_face = []
