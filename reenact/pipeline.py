@@ -693,20 +693,23 @@ def _prefetch(it: Iterable, depth: int) -> Iterator:
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def work() -> None:
         try:
             for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(_END)
+            put(_END)
         except BaseException as exc:  # handed over to the consumer
-            q.put(exc)
+            put(exc)
 
     thread = threading.Thread(target=work, name="reenact-decode", daemon=True)
     thread.start()
