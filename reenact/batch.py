@@ -301,7 +301,7 @@ def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_di
             progress(len(todo))
         return
     paster = pipeline.make_paster(src.image, src.face.landmarks, src.alignment).to(pipeline.device)
-    bs = pipeline.config.batch_size
+    bs = pipeline.batch_size
     for start in range(0, len(todo), bs):
         chunk = todo[start:start + bs]
         cond = torch.from_numpy(table_to_cond(np.stack([t.values for t in chunk]))).to(pipeline.device)

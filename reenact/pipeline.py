@@ -52,7 +52,7 @@ PRECISIONS = ("auto", "bf16", "fp32")
 class PipelineConfig:
     """Options of a reenactment run (each stage's config nested)."""
 
-    batch_size: int = 16  # frames per generator batch
+    batch_size: int | None = None  # frames per generator batch; None: 16 on CPU, 64 on CUDA
     precision: str = "auto"  # auto (bf16 where the device supports it) | bf16 | fp32
     chunk_size: int = 32  # driver frames decoded per chunk in pass 1
     queue_depth: int = 3  # batches in flight between stages (bounds memory)
@@ -67,7 +67,8 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.batch_size < 1 or self.chunk_size < 1 or self.queue_depth < 1:
+        too_small = self.batch_size is not None and self.batch_size < 1
+        if too_small or self.chunk_size < 1 or self.queue_depth < 1:
             raise InputError("batch_size, chunk_size and queue_depth must be >= 1")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"max_frames must be >= 1, got {self.max_frames}")
@@ -271,6 +272,13 @@ class ReenactPipeline:
     @property
     def crop_size(self) -> int:
         return self.generator.config.image_size
+
+    @property
+    def batch_size(self) -> int:
+        """Frames per G batch: the config's, else 64 on CUDA and 16 elsewhere."""
+        if self.config.batch_size is not None:
+            return self.config.batch_size
+        return 64 if self.device.type == "cuda" else 16
 
     # ----------------------------------------------------------------------- the call
 
@@ -476,7 +484,7 @@ class ReenactPipeline:
         timings = timings if timings is not None else StageTimings()
         paster = self.make_paster(src.image, src.face.landmarks, src.alignment).to(self.device)
         cond_all = torch.from_numpy(table_to_cond(targets))
-        bs = self.config.batch_size
+        bs = self.batch_size
         h, w = src.image.shape[:2]
         bar = _bar(progress, len(targets), "rendering")
         sink = _make_sink(out, frames_dir, width=w, height=h, fps=fps, audio_from=audio_from,

@@ -23,7 +23,8 @@ def add_common_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
                    help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="auto: bf16 autocast where the device runs it natively (CUDA, AMX CPUs), else fp32")
-    p.add_argument("--batch-size", type=int, default=16, metavar="N", help="frames per generator batch")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="frames per generator batch (default 16 on CPU, 64 on CUDA)")
     p.add_argument("--no-attention-paste", action="store_true",
                    help="paste G's composed 128x128 crop instead of using its attention at full "
                         "resolution (for comparison; blurrier)")
@@ -96,7 +97,7 @@ def common_config(args: argparse.Namespace, **extra):
     from reenact.tracking import TrackerConfig
 
     _check_index("face-index", args.face_index)
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     fields = dict(batch_size=args.batch_size, precision=args.precision,
                   tracker=TrackerConfig(face_index=args.face_index),
