@@ -67,23 +67,42 @@ class AUExtraction:
     config: ExtractConfig
 
 
+_AU_BATCH = 256  # faces turned into AUs at once: landmarks are not kept for the whole clip
+
+
 def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple[str, ...] = ()) -> AUTrack:
-    """Turn per-frame observations into an AUTrack (AUs computed in one vectorised pass)."""
-    found, bs, lm, pose = [], [], [], []
+    """Turn per-frame observations into an AUTrack (AUs computed in vectorised batches).
+
+    Memory grows by one AU row and one pose row per frame; landmarks are dropped batch by batch.
+    """
+    found: list[bool] = []
+    rows: list[np.ndarray] = []
+    poses: list[tuple[float, float, float]] = []
+    bs: list[np.ndarray] = []
+    lm: list[np.ndarray] = []
+
+    def flush() -> None:
+        if bs:
+            rows.append(aus_from_measurements(np.stack(bs), np.stack(lm)))
+            bs.clear()
+            lm.clear()
+
     for face in faces:
         found.append(face is not None)
         if face is not None:
             bs.append(face.blendshapes)
             lm.append(face.landmarks[:, :2])
-            pose.append(face.pose)
-    t = len(found)
+            poses.append(face.pose)
+            if len(bs) == _AU_BATCH:
+                flush()
+    flush()
     found_arr = np.array(found, bool)
-    values = np.full((t, len(TABLE_AU_NAMES)), np.nan, np.float32)
-    poses = np.full((t, 3), np.nan, np.float32)
-    if bs:
-        values[found_arr] = aus_from_measurements(np.stack(bs), np.stack(lm))
-        poses[found_arr] = np.array(pose, np.float32)
-    return AUTrack(values=values, found=found_arr, pose=poses, fps=float(fps), sources=sources)
+    values = np.full((len(found), len(TABLE_AU_NAMES)), np.nan, np.float32)
+    pose = np.full((len(found), 3), np.nan, np.float32)
+    if rows:
+        values[found_arr] = np.concatenate(rows)
+        pose[found_arr] = np.array(poses, np.float32)
+    return AUTrack(values=values, found=found_arr, pose=pose, fps=float(fps), sources=sources)
 
 
 def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracker,
