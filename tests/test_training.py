@@ -155,3 +155,41 @@ def test_sample_grid_shape():
     assert grid.shape == (3 * 32, (len(GRID_PRESETS) + 1) * 32, 3) and grid.dtype == np.uint8
     first_input = ((faces[0].permute(1, 2, 0) + 1) * 127.5).round().int().numpy()
     assert np.abs(grid[:32, :32].astype(int) - first_input).max() <= 1
+
+
+def _synthetic_dataset(folder, n=12, size=32):
+    from reenact.training.prepare import PrepareConfig, PreparedFace, ShardWriter
+
+    folder.mkdir()
+    writer = ShardWriter(folder, PrepareConfig(crop_size=size, held_out_fraction=0.25))
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        face = PreparedFace(crop=rng.integers(0, 256, (size, size, 3), dtype=np.uint8),
+                            aus=rng.random(23, dtype=np.float32), pose=(0.0, 0.0, 0.0))
+        writer.add(face, file=f"{i}.jpg", dataset="synthetic", identity=f"synthetic:{i}", chars=0)
+    return writer.finish()
+
+
+def test_train_cli_resume_and_export(tmp_path):
+    import yaml
+
+    from cli import main
+    from reenact.generator import load_generator
+
+    manifest = _synthetic_dataset(tmp_path / "ds")
+    assert 0 < sum(s["held_out"] for s in manifest["samples"]) < 12
+    keep = ("generator", "critic", "batch_size", "critic_steps")
+    cfg = {k: v for k, v in TINY.to_dict().items() if k in keep}
+    cfg.update(sample_every=2, checkpoint_every=2, log_every=1)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "ds"), "-o", str(run), "--config", str(tmp_path / "tiny.yaml"),
+                 "--steps", "3"]) == 0
+    assert main(["train", str(tmp_path / "ds"), "-o", str(run), "--steps", "3"]) == 2  # exists: no overwrite
+    assert main(["train", str(tmp_path / "ds"), "-o", str(run), "--resume", "--steps", "4"]) == 0
+    assert (run / "samples" / "step-000002.png").is_file() and (run / "samples" / "step-000004.png").is_file()
+    assert len((run / "scalars.jsonl").read_text().splitlines()) == 4
+    out = tmp_path / "g.safetensors"
+    assert main(["train", "--export", str(run), "-o", str(out)]) == 0
+    g = load_generator(out)
+    assert g.config == TINY.generator

@@ -164,6 +164,13 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
         grid = trainer.sample_grid(grid_faces, targets)
         Image.fromarray(grid).save(run_dir / "samples" / f"step-{trainer.step:06d}.png")
 
+    import signal
+
+    def stop(signum, frame):  # `kill` (and Ctrl-C in a background job) still saves a checkpoint
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     t_start, step0 = time.time(), trainer.step
     log_file = open(run_dir / "scalars.jsonl", "a") if info.is_main else None
     bar = tqdm(total=config.steps, initial=trainer.step, desc="train", unit="step", disable=not info.is_main)
