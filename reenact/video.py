@@ -28,8 +28,10 @@ from reenact.images import is_image_path
 
 # Codecs that decord 0.6 cannot decode (it fails or crashes on them); PyAV reads them.
 _DECORD_UNSUPPORTED = ("av1",)
-# Frames a container's frame count may overstate without the clip counting as truncated.
+# Frames a container's frame count may overstate (edit lists, dropped pre-roll) without the
+# clip counting as truncated: the larger of 2 frames and 0.5% of the count.
 _COUNT_SLACK = 2
+_COUNT_SLACK_FRACTION = 0.005
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,7 @@ def _checked(info: VideoInfo, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarr
         yield chunk
     if n == 0:
         raise VideoReadError(f"{info.path} has no decodable frames; give a video with frames")
-    if n < info.n_frames - _COUNT_SLACK:
+    if n < info.n_frames - max(_COUNT_SLACK, int(_COUNT_SLACK_FRACTION * info.n_frames)):
         raise VideoReadError(
             f"{info.path} is truncated: decoded {n} of {info.n_frames} frames; re-encode or "
             "re-download it"

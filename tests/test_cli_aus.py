@@ -112,3 +112,38 @@ def test_console_command_prints_one_line(tmp_path, media):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("reenact: error: no face found in any frame of")
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.fixture(scope="module")
+def clip_with_gap(tmp_path_factory, media):
+    """single_face.mp4 with frames 30-39 blacked out (a real clip where the face vanishes)."""
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("gap") / "gap.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(media("single_face.mp4")),
+                    "-vf", "drawbox=enable='between(n,30,39)':color=black:t=fill", "-c:v", "libx264",
+                    "-crf", "16", "-c:a", "copy", str(out)], check=True)
+    return out
+
+
+@pytest.mark.parametrize("gaps", ["interpolate", "hold", "missing"])
+def test_gap_policies_on_a_real_gap(tmp_path, clip_with_gap, gaps):
+    out = tmp_path / f"{gaps}.csv"
+    assert main(["aus", str(clip_with_gap), "-o", str(out), "--gaps", gaps, "--smooth", "none",
+                 "--quiet"]) == 0
+    rows = _rows(out)
+    found = np.array([r["face_found"] == "1" for r in rows])
+    assert len(rows) == 72
+    assert not found[30:40].all() and found[:28].all() and found[42:].all()
+    gap = [i for i in range(72) if not found[i]]
+    cells = [rows[i]["AU12"] for i in gap]
+    if gaps == "missing":
+        assert all(c == "" for c in cells)
+    else:
+        assert all(c != "" for c in cells)
+    before, after = float(rows[gap[0] - 1]["AU12"]), float(rows[gap[-1] + 1]["AU12"])
+    if gaps == "hold":
+        assert [float(c) for c in cells] == pytest.approx([before] * len(gap), abs=1e-4)
+    if gaps == "interpolate":  # the gap (10 frames = 0.33 s) is shorter than --max-gap 0.5 s
+        line = before + (after - before) * np.arange(1, len(gap) + 1) / (len(gap) + 1)
+        assert [float(c) for c in cells] == pytest.approx(line.tolist(), abs=2e-4)
