@@ -50,6 +50,16 @@ def test_prepare_data_cli(photo_dir, tmp_path, capsys):
     face = crops[[s["file"] for s in manifest["samples"]].index("more/astronaut.png")]
     assert face.std() > 20
 
+    # JPEG repack for transfer: same faces within JPEG error, same labels, smaller
+    from reenact.training.data import FaceShards
+
+    packed = tmp_path / "packed"
+    assert main(["prepare-data", "--repack", str(out), "-o", str(packed), "--jpeg", "90"]) == 0
+    raw, jpg = FaceShards.load(out, include_held_out=True), FaceShards.load(packed, include_held_out=True)
+    assert np.array_equal(raw.cond, jpg.cond)
+    assert np.abs(raw.crops.astype(int) - jpg.crops).mean() < 4
+    assert (packed / "shard-00000.jpg.npz").stat().st_size < (out / "shard-00000.npy").stat().st_size / 4
+
 
 def test_prepare_refuses_a_non_empty_output(photo_dir, tmp_path):
     from cli import main

@@ -13,12 +13,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Detect the face in every photo under each DIR (recursively), cut the canonical "
                     "aligned crop used at inference, label it with reenact's AU extractor and write "
                     "shards, a manifest (with held-out identities) and an AU histogram into DATASET.")
-    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="folders of face photos")
+    p.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="folders of face photos")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DATASET", help="output folder")
     p.add_argument("--max-per-dir", type=int, default=0,
                    help="use at most this many photos per DIR, chosen at random (0: all)")
     p.add_argument("--crop-size", type=int, default=128, help="side of the aligned crop in pixels")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset and of the hold-out")
+    p.add_argument("--jpeg", type=int, default=0, metavar="QUALITY",
+                   help="store the crops as JPEG at this quality (~4 KB a face) instead of raw uint8")
+    p.add_argument("--repack", type=Path, metavar="DATASET",
+                   help="copy a prepared DATASET to -o with JPEG shards (--jpeg quality, default 92)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +47,17 @@ def run(args: argparse.Namespace) -> int:
         upscale_small,
     )
 
+    if args.repack:
+        from reenact.training.prepare import repack_jpeg
+
+        if args.out.exists() and any(args.out.iterdir()):
+            raise OutputError(f"{args.out} exists and is not empty; choose a new data set folder")
+        packed = repack_jpeg(args.repack, args.out, quality=args.jpeg or 92)
+        size = sum((args.out / n).stat().st_size for n in packed["shards"]) / 1e6
+        print(f"{packed['n']} faces of {args.repack} repacked as JPEG into {args.out} ({size:.1f} MB)")
+        return 0
+    if not args.dirs:
+        raise InputError("give folders of face photos (or --repack DATASET)")
     config = PrepareConfig(crop_size=args.crop_size, seed=args.seed)
     jobs = []
     for folder in args.dirs:
@@ -60,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"{args.out} exists and is not empty; choose a new data set folder")
     args.out.mkdir(parents=True, exist_ok=True)
 
-    writer = ShardWriter(args.out, config)
+    writer = ShardWriter(args.out, config, jpeg_quality=args.jpeg)
     with FaceTracker(TrackerConfig()) as tracker:  # the largest of up to 4 faces
         for src, path in tqdm(jobs, desc="prepare-data", unit="img", smoothing=0.05):
             try:

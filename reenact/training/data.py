@@ -68,13 +68,13 @@ class FaceShards:
     def load(cls, dataset: str | Path, *, held_out: bool = False,
              include_held_out: bool = False) -> FaceShards:
         """Faces of a data set: the training faces, or (held_out=True) only the held-out ones."""
-        from reenact.training.prepare import load_manifest
+        from reenact.training.prepare import load_manifest, read_shard
 
         dataset = Path(dataset)
         manifest = load_manifest(dataset)
         samples = [s for s in manifest["samples"]
                    if include_held_out or bool(s["held_out"]) == held_out]
-        shards = [np.load(dataset / name, mmap_mode="r") for name in manifest["shards"]]
+        shards = [read_shard(dataset / name) for name in manifest["shards"]]
         crops = np.stack([shards[s["shard"]][s["index"]] for s in samples]) if samples else \
             np.zeros((0, manifest["crop_size"], manifest["crop_size"], 3), np.uint8)
         table = np.array([s["aus"] for s in samples], np.float32).reshape(-1, len(manifest["au_names"]))

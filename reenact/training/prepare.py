@@ -6,7 +6,9 @@ the detection in the (possibly upscaled) original photo, so training labels and 
 from the same measurement.
 
 Data set layout (a folder):
-- ``shard-00000.npy`` ...: uint8 arrays (n, S, S, 3) RGB crops, ``SHARD_SIZE`` faces each.
+- ``shard-00000.npy`` ...: uint8 arrays (n, S, S, 3) RGB crops, ``SHARD_SIZE`` faces each; or,
+  packed for transfer (``repack_jpeg``), ``shard-00000.jpg.npz`` holding the JPEG files of the
+  crops concatenated (``data`` uint8) and their ``offsets`` (n + 1,), ~4 KB a face.
 - ``manifest.json``: ``{"format", "crop_size", "au_names", "n", "shards", "samples": [...],
   "held_out_identities", "skipped"}``; each sample: file (relative to its input folder), dataset,
   identity, shard, index, held_out, aus (23 values in ``TABLE_AU_NAMES`` order, [0, 1]).
@@ -157,6 +159,7 @@ class ShardWriter:
 
     out_dir: Path
     config: PrepareConfig
+    jpeg_quality: int = 0  # 0: raw uint8 .npy shards; else JPEG-packed shards at this quality
     samples: list[dict] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)
     _crops: list[np.ndarray] = field(default_factory=list)
@@ -179,8 +182,12 @@ class ShardWriter:
     def _flush(self) -> None:
         if not self._crops:
             return
-        name = f"shard-{len(self._shards):05d}.npy"
-        np.save(self.out_dir / name, np.stack(self._crops))
+        if self.jpeg_quality:
+            name = f"shard-{len(self._shards):05d}.jpg.npz"
+            write_jpeg_shard(self.out_dir / name, np.stack(self._crops), self.jpeg_quality)
+        else:
+            name = f"shard-{len(self._shards):05d}.npy"
+            np.save(self.out_dir / name, np.stack(self._crops))
         self._shards.append(name)
         self._crops = []
 
@@ -226,6 +233,50 @@ def plot_au_histogram(aus: np.ndarray, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def write_jpeg_shard(path: Path, crops: np.ndarray, quality: int) -> None:
+    """Crops (n, S, S, 3) uint8 -> one .npz of concatenated JPEG files and their offsets."""
+    import io
+
+    from PIL import Image
+
+    blobs = []
+    for crop in crops:
+        buf = io.BytesIO()
+        Image.fromarray(crop).save(buf, format="JPEG", quality=quality)
+        blobs.append(np.frombuffer(buf.getvalue(), np.uint8))
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    np.savez(path, data=np.concatenate(blobs), offsets=offsets)
+
+
+def read_shard(path: Path) -> np.ndarray:
+    """A shard's crops (n, S, S, 3) uint8 (.npy memory-mapped, .jpg.npz decoded)."""
+    if not path.name.endswith(".jpg.npz"):
+        return np.load(path, mmap_mode="r")
+    import io
+
+    from PIL import Image
+
+    with np.load(path) as z:
+        data, offsets = z["data"], z["offsets"]
+    return np.stack([np.asarray(Image.open(io.BytesIO(data[a:b].tobytes())).convert("RGB"))
+                     for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
+
+
+def repack_jpeg(dataset: str | Path, out: str | Path, *, quality: int = 92) -> dict:
+    """Copy a data set with its shards re-encoded as JPEG (small enough to send to a GPU machine)."""
+    dataset, out = Path(dataset), Path(out)
+    manifest = load_manifest(dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for name in manifest["shards"]:
+        new = name.replace(".npy", ".jpg.npz")
+        write_jpeg_shard(out / new, np.asarray(read_shard(dataset / name)), quality)
+        names.append(new)
+    packed = {**manifest, "shards": names, "jpeg_quality": quality}
+    (out / "manifest.json").write_text(json.dumps(packed))
+    return packed
 
 
 def load_manifest(dataset: str | Path) -> dict:
