@@ -111,8 +111,7 @@ def main() -> None:
     import numpy as np
 
     from cli import main as cli_main
-    from reenact.extract import ExtractConfig, _video_tracker_config, extract_au_track, extract_aus
-    from reenact.tracking import FaceTracker
+    from reenact.extract import extract_aus, track_clip
     from reenact.video import iter_frames, probe_video
     from reenact.weights import fetch
 
@@ -128,13 +127,8 @@ def main() -> None:
             for _ in iter_frames(clip, backend=backend, info=info):
                 pass
 
-        # The tracker options extract_aus would pick for this clip (one face: tracking mode).
-        track_config = _video_tracker_config(frames[:32], ExtractConfig(), None)
-
-        def track() -> None:
-            with FaceTracker(track_config, video=True) as tracker:
-                chunks = (frames[i:i + 32] for i in range(0, n, 32))
-                extract_au_track(chunks, info.fps, tracker=tracker)
+        def track() -> None:  # the tracker extract_aus would pick (one face: tracking mode)
+            track_clip((frames[i:i + 32] for i in range(0, n, 32)), info.fps)
 
         def cli(plot: bool) -> None:
             argv = ["aus", str(clip), "-o", str(tmp / "aus.csv"), "--quiet"]

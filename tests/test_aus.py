@@ -191,6 +191,9 @@ def test_several_faces_in_a_clip(tmp_path):
     assert len(faces) == 2
     largest = max(faces, key=lambda f: f.area)
     by_left = sorted(faces, key=lambda f: f.box[0])
+    from reenact.extract import _video_tracker_config
+
+    assert _video_tracker_config(read_frames(clip, list(range(8))), TrackerConfig(), True, None).max_faces > 1
     default = extract_aus(clip).raw
     assert default.found.all()
     np.testing.assert_allclose(default.values[-1], aus_from_face(largest), atol=0.15)
@@ -206,7 +209,9 @@ def test_single_face_fast_path_matches_full_tracking():
     from reenact.video import read_frames
 
     path = media_path("single_face.mp4")
-    assert _video_tracker_config(read_frames(path, list(range(32))), ExtractConfig(), None).max_faces == 1
+    first = read_frames(path, list(range(32)))
+    assert _video_tracker_config(first, TrackerConfig(), True, None).max_faces == 1
+    assert _video_tracker_config(first, TrackerConfig(), False, None).max_faces == TrackerConfig().max_faces
     fast = extract_aus(path, ExtractConfig(single_face_fast_path=True)).raw
     full = extract_aus(path, ExtractConfig(single_face_fast_path=False)).raw
     assert fast.found.all() and full.found.all()
