@@ -19,7 +19,8 @@ Formats (``read_au_table`` recognises each by its header):
 
 Writing: ``write_au_table(track, path)`` writes ours; ``openface=True`` writes OpenFace's
 convention instead (leading-space names, 1-based frames, ``AU*_r`` = 5 x ours, ``success``,
-``confidence``, ``pose_R*`` in radians). The OpenFace form has no left/right columns (they are
+``confidence`` (1 where a face was found: MediaPipe has no comparable score), ``pose_R*`` in
+radians). The OpenFace form has no left/right columns (they are
 lost) and writes 0 for AUs of frames without a face (with ``success`` 0), as OpenFace does.
 """
 
@@ -271,7 +272,7 @@ def _rows_openface(track: AUTrack) -> tuple[list[str], list[list[str]]]:
         ok = bool(track.found[i]) and np.isfinite(track.values[i, idx]).all()
         yaw, pitch, roll = np.radians(np.nan_to_num(track.pose[i])) if ok else (0.0, 0.0, 0.0)
         aus = track.values[i, idx] * OPENFACE_SCALE if ok else np.zeros(len(idx))
-        row = [str(i + 1), "0", f"{times[i]:.3f}", "0.98" if ok else "0", str(int(ok)),
+        row = [str(i + 1), "0", f"{times[i]:.3f}", str(int(ok)), str(int(ok)),
                f"{pitch:.6f}", f"{yaw:.6f}", f"{roll:.6f}"] + [f"{v:.2f}" for v in aus]
         rows.append(row)
     return header, rows
