@@ -287,6 +287,7 @@ def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_di
 
     from reenact.au import table_to_cond
     from reenact.images import load_image
+    from reenact.pipeline import check_stop
 
     try:
         src = pipeline.prepare_source(load_image(face_path))
@@ -303,6 +304,7 @@ def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_di
     paster = pipeline.make_paster(src.image, src.face.landmarks, src.alignment).to(pipeline.device)
     bs = pipeline.batch_size
     for start in range(0, len(todo), bs):
+        check_stop()
         chunk = todo[start:start + bs]
         cond = torch.from_numpy(table_to_cond(np.stack([t.values for t in chunk]))).to(pipeline.device)
         color, attention = pipeline.generate(paster.face_crop, cond)

@@ -124,14 +124,21 @@ class VideoWriter:
 
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_output(self.path))
-        h, w = even_size(self.height, self.width)
-        args = build_command(tmp, width=w, height=h, fps=self.fps, audio_from=self.audio_from,
-                             audio_codec=self.audio_codec, duration_s=self.audio_duration_s,
-                             config=self.config)
-        self._proc = _popen(imageio_ffmpeg.get_ffmpeg_exe(), args)
-        self._drain = threading.Thread(target=self._read_stderr, name="reenact-ffmpeg-stderr",
-                                       daemon=True)
-        self._drain.start()
+        try:
+            h, w = even_size(self.height, self.width)
+            args = build_command(tmp, width=w, height=h, fps=self.fps, audio_from=self.audio_from,
+                                 audio_codec=self.audio_codec, duration_s=self.audio_duration_s,
+                                 config=self.config)
+            self._proc = _popen(imageio_ffmpeg.get_ffmpeg_exe(), args)
+            self._drain = threading.Thread(target=self._read_stderr, name="reenact-ffmpeg-stderr",
+                                           daemon=True)
+            self._drain.start()
+        except BaseException as exc:  # e.g. Ctrl-C while starting: no temporary file is left
+            if self._proc is not None:
+                _stop(self._proc)
+                self._proc = None
+            self._stack.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     def _read_stderr(self) -> None:

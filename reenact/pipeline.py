@@ -47,6 +47,26 @@ from reenact.transfer import TransferConfig, transfer_aus
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
+# Set by the CLI's SIGINT/SIGTERM handler. The handler also raises KeyboardInterrupt, but Python
+# swallows an exception raised while a weakref callback or __del__ runs, so the long loops check
+# this flag too (``check_stop``) and the interrupt is never lost.
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask every running pipeline loop to stop (raise KeyboardInterrupt at its next check)."""
+    _STOP.set()
+
+
+def clear_stop() -> None:
+    _STOP.clear()
+
+
+def check_stop() -> None:
+    """Raise KeyboardInterrupt if a stop was requested."""
+    if _STOP.is_set():
+        raise KeyboardInterrupt
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -492,6 +512,7 @@ class ReenactPipeline:
                           encode=self.config.encode, preview=preview, preview_frames=preview_frames)
         with sink, _Worker(sink.write, self.config.queue_depth, paster.assemble) as worker:
             for start in range(0, len(targets), bs):
+                check_stop()
                 t = time.perf_counter()
                 cond = cond_all[start:start + bs].to(self.device)
                 color, attention = self.generate(paster.face_crop, cond)
@@ -688,6 +709,7 @@ def _single_frames(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 
 def _ticking(chunks: Iterable[np.ndarray], bar) -> Iterator[np.ndarray]:
     for chunk in chunks:
+        check_stop()
         yield chunk
         if bar is not None:
             bar.update(len(chunk))
@@ -773,6 +795,7 @@ class _Worker:
 
     def put(self, item) -> None:
         while True:
+            check_stop()
             if self.error is not None:
                 raise self.error
             if not self.thread.is_alive():

@@ -120,3 +120,17 @@ def test_ctrl_c_in_a_real_process_leaves_nothing(tmp_path, tiny_weights, astrona
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()[-500:]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_also_leaves_nothing(tmp_path, tiny_weights, astronaut_file, media):
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, str(ROOT / "cli.py"), str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
+           str(out), "--weights", str(tiny_weights), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 90
+    while time.time() < deadline and not list(tmp_path.glob("*.part.mp4")) and proc.poll() is None:
+        time.sleep(0.05)
+    assert list(tmp_path.glob("*.part.mp4")), "the render never started"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130 and list(tmp_path.iterdir()) == []

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_common_options, common_config, pick_device, summary
+from reenact.commands.reenact_video import (
+    add_common_options,
+    common_config,
+    pick_device,
+    sigterm_as_interrupt,
+    summary,
+)
 from reenact.errors import InputError
 
 
@@ -30,6 +36,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    with sigterm_as_interrupt():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from reenact.pipeline import PipelineConfig, ReenactPipeline
     from reenact.script import load_script
 

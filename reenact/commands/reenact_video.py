@@ -7,6 +7,9 @@ face choice, encoding) are defined here and reused by `animate` and `render-batc
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
 from pathlib import Path
 
 from reenact.errors import InputError
@@ -146,7 +149,38 @@ def summary(result) -> str:
             f"paste {t.paste_s:.1f} s, encode {t.encode_s:.1f} s)")
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Ctrl-C and SIGTERM (a scheduler's preemption, `kill`) stop the work and remove temporary
+    outputs. The handler raises KeyboardInterrupt and also sets the pipeline's stop flag, which
+    the long loops check: Python drops an exception raised inside a weakref callback or __del__.
+    Handlers are restored afterwards; only in the main thread (where signal handlers live)."""
+    from reenact.pipeline import clear_stop, request_stop
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        request_stop()
+        raise KeyboardInterrupt
+
+    clear_stop()
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        clear_stop()
+
+
 def run(args: argparse.Namespace) -> int:
+    with sigterm_as_interrupt():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     preview = _default_side_path(args.out, args.preview, ".preview.mp4")
     plot = _default_side_path(args.out, args.plot, ".aus.png")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_common_options, common_config, pick_device
+from reenact.commands.reenact_video import (
+    add_common_options,
+    common_config,
+    pick_device,
+    sigterm_as_interrupt,
+)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -31,6 +36,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    with sigterm_as_interrupt():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from reenact.batch import list_faces, parse_shard, read_targets, render_batch
