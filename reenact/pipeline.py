@@ -1,6 +1,6 @@
 """The reenactment pipeline: one photo + a driving video (or an AU trajectory) -> a video.
 
-``ReenactPipeline`` is built from its components (a face-tracker factory, an AU extractor, a
+``ReenactPipeline`` is built from its components (a face-tracker factory, a driver AU extractor, a
 smoother, the generator G and a paster factory); any of them can be swapped. Calling it runs
 numbered steps, each a named method:
 
@@ -178,15 +178,9 @@ class ReenactOutput:
 # --------------------------------------------------------------------------- component defaults
 
 TrackerFactory = Callable[[bool], FaceTracker]
-Extractor = Callable[[Iterable[np.ndarray], float, FaceTracker], AUTrack]
+Extractor = Callable[[Iterable[np.ndarray], float], AUTrack]
 Smoother = Callable[[AUTrack], AUTrack]
 PasterFactory = Callable[[np.ndarray, np.ndarray, Alignment], Paster]
-
-
-def _default_extractor(chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracker) -> AUTrack:
-    from reenact.extract import extract_au_track
-
-    return extract_au_track(chunks, fps, tracker=tracker)
 
 
 def registered_generator_path() -> Path:
@@ -238,9 +232,10 @@ class ReenactPipeline:
     Args:
         generator: the trained G (``reenact.generator.load_generator``).
         config: options of every stage.
-        make_tracker: ``make_tracker(video) -> FaceTracker``; video=False for the source photo,
-            True for the driver (a fresh tracker per clip).
-        extractor: ``extractor(frame_chunks, fps, tracker) -> AUTrack`` (pass 1).
+        make_tracker: ``make_tracker(video) -> FaceTracker`` for the source photo (video=False).
+        extractor: ``extractor(frame_chunks, fps) -> AUTrack``: tracks the driver and measures
+            its AUs (pass 1); default ``reenact.extract.track_clip`` with the driver's face choice
+            (single-face VIDEO tracking when the clip shows one face).
         smoother: ``smoother(raw_track) -> AUTrack`` (gap policy + smoothing).
         make_paster: ``make_paster(image, landmarks, alignment) -> Paster``.
     """
@@ -251,11 +246,19 @@ class ReenactPipeline:
         self.generator = generator.eval().to(memory_format=torch.channels_last)  # faster convs
         self.config = config
         self.make_tracker = make_tracker or self._default_tracker
-        self.extractor = extractor or _default_extractor
+        self.extractor = extractor or self._default_extractor
         self.smoother = smoother or (lambda track: smooth_track(track, config.smoothing))
         self.make_paster = make_paster or (lambda img, lm, al: Paster(img, lm, al, config.paste))
         self.device = next(generator.parameters()).device
         self._bf16: bool | None = None
+
+    def _default_extractor(self, chunks: Iterable[np.ndarray], fps: float) -> AUTrack:
+        from dataclasses import replace
+
+        from reenact.extract import track_clip
+
+        config = replace(self.config.tracker, face_index=self.config.driver_face_index)
+        return track_clip(chunks, fps, config=config)
 
     def _default_tracker(self, video: bool) -> FaceTracker:
         from dataclasses import replace
@@ -460,8 +463,7 @@ class ReenactPipeline:
         total = min(info.n_frames, limit) if limit else info.n_frames
         bar = _bar(progress, total, "tracking driver")
         t0 = time.perf_counter()
-        with self.make_tracker(True) as tracker:
-            raw = self.extractor(_ticking(_prefetch(timed, self.config.queue_depth), bar), info.fps, tracker)
+        raw = self.extractor(_ticking(_prefetch(timed, self.config.queue_depth), bar), info.fps)
         _close(bar)
         timings.decode_s += timed.seconds
         timings.track_s += max(time.perf_counter() - t0 - timed.seconds, 0.0)

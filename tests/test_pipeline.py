@@ -214,3 +214,18 @@ def test_driver_with_a_faceless_stretch_follows_the_gap_policy(tmp_path, astrona
 
             rest = transfer_aus(out.source.aus, out.neutral[None], neutral=out.neutral)[0]
             np.testing.assert_allclose(out.targets[17], rest, atol=1e-6)
+
+
+def test_swapped_extractor_is_used(astronaut, media):
+    from reenact.au import preset
+    from reenact.aus import AUTrack
+    from reenact.transfer import TransferConfig
+
+    def scripted(chunks, fps):  # every driver frame "shows" a half-intensity surprise
+        n = sum(len(c) for c in chunks)
+        return AUTrack(values=np.repeat(preset("surprise", 0.5)[None], n, 0), found=np.ones(n, bool),
+                       pose=np.zeros((n, 3), np.float32), fps=fps)
+
+    cfg = PipelineConfig(max_frames=10, transfer=TransferConfig(mode="absolute"))
+    out = ReenactPipeline(tiny_generator(), cfg, extractor=scripted)(astronaut, media("single_face.mp4"))
+    np.testing.assert_allclose(out.targets, np.repeat(preset("surprise", 0.5)[None], 10, 0), atol=1e-5)
