@@ -192,10 +192,11 @@ def registered_generator_path() -> Path:
     from reenact.weights import MANIFEST_PATH, fetch, load_manifest
 
     names = sorted(n for n, e in load_manifest().items()
-                   if n.startswith("generator") and e.file.endswith(".safetensors"))
+                   if e.file.endswith(".safetensors") and not n.startswith("media/"))
     if not names:
         raise WeightsError(f"no trained generator is registered in {MANIFEST_PATH}; pass --weights PATH")
-    preferred = "generator" if "generator" in names else names[0]
+    # "generator" first, then other generator* entries, then anything else registered
+    preferred = sorted(names, key=lambda n: (n != "generator", not n.startswith("generator"), n))[0]
     return fetch(preferred, quiet=True)
 
 
