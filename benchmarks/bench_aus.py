@@ -18,6 +18,9 @@ real clip (the measurement behind the default in docs/aus.md): jitter = mean |se
 over three still stretches relative to the raw track; blinks = peak shift (frames) and kept
 height of AU45 at a one-frame closure (frame 288) and a 5-frame blink (frame 429).
 
+CPU s is the process's (and its children's) user+system CPU time for the run: on a busy
+machine wall time stretches, CPU time much less, so frames/CPU-s tells what the work costs.
+
 Usage: python benchmarks/bench_aus.py [--repeats 3] [--frames N] [--smoothing]
 Goal on the 2-core development machine: >= 80 frames/s for the whole run.
 """
@@ -51,14 +54,22 @@ def make_clip(folder: Path, frames: int | None) -> Path:
     return out
 
 
-def best_of(repeats: int, fn) -> float:
-    """Shortest wall time of ``repeats`` runs of fn() (seconds)."""
-    times = []
+def _cpu_seconds() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def best_of(repeats: int, fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of the fastest of ``repeats`` runs of fn()."""
+    best = (float("inf"), 0.0)
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+        best = min(best, (wall, cpu))
+    return best
 
 
 def smoothing_table() -> None:
@@ -151,10 +162,12 @@ def main() -> None:
         ]
         print(f"clip: {info.width}x{info.height}, {n} frames, {info.fps:.3f} fps, {info.codec}; "
               f"CPU cores: {os.cpu_count()}; best of {args.repeats}")
-        print(f"{'stage':44s} {'seconds':>8s} {'frames/s':>9s}")
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
+        print(f"{'stage':44s} {'seconds':>8s} {'frames/s':>9s} {'CPU s':>7s} {'frames/CPU-s':>13s}")
         for name, fn in rows:
-            seconds = best_of(args.repeats, fn)
-            print(f"{name:44s} {seconds:8.2f} {n / seconds:9.1f}", flush=True)
+            seconds, cpu = best_of(args.repeats, fn)
+            print(f"{name:44s} {seconds:8.2f} {n / seconds:9.1f} {cpu:7.2f} {n / cpu:13.1f}", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
