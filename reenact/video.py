@@ -162,14 +162,12 @@ def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterat
         try:
             batch = reader.get_batch(list(range(start, min(start + chunk_size, n)))).asnumpy()
         except (decord.DECORDError, RuntimeError) as exc:
-            raise VideoReadError(
-                f"{info.path}: decoding failed near frame {start} of {info.n_frames}; the file is "
-                "damaged or truncated, re-encode or re-download it"
-            ) from exc
+            raise _DecordFailed(str(exc), start) from exc
         yield batch
 
 
-def _pyav_chunks(info: VideoInfo, chunk_size: int) -> Iterator[np.ndarray]:
+def _pyav_chunks(info: VideoInfo, chunk_size: int, skip: int = 0) -> Iterator[np.ndarray]:
+    """PyAV decoding; the first ``skip`` frames are decoded and dropped."""
     import av
 
     k = info.rotation // 90
@@ -178,7 +176,9 @@ def _pyav_chunks(info: VideoInfo, chunk_size: int) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:
-            for frame in container.decode(stream):
+            for i, frame in enumerate(container.decode(stream)):
+                if i < skip:
+                    continue
                 rgb = frame.to_ndarray(format="rgb24")
                 chunk.append(np.rot90(rgb, k) if k else rgb)
                 if len(chunk) == chunk_size:
@@ -193,7 +193,11 @@ def _pyav_chunks(info: VideoInfo, chunk_size: int) -> Iterator[np.ndarray]:
 
 
 class _DecordFailed(Exception):
-    """decord could not open the file: fall back to PyAV."""
+    """decord failed at frame ``at`` (0: could not open the file): PyAV takes over from there."""
+
+    def __init__(self, message: str, at: int = 0):
+        super().__init__(message)
+        self.at = at
 
 
 def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int) -> Iterator[np.ndarray]:
@@ -201,16 +205,15 @@ def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int) ->
         yield from _pyav_chunks(info, chunk_size)
         return
     try:
-        gen = _decord_chunks(info, chunk_size, num_threads)
-        first = next(gen, None)
-    except _DecordFailed:
+        yield from _decord_chunks(info, chunk_size, num_threads)
+    except _DecordFailed as failed:
         if backend == "decord":
-            raise VideoReadError(f"decord cannot read {info.path}; use backend='pyav'") from None
-        yield from _pyav_chunks(info, chunk_size)
-        return
-    if first is not None:
-        yield first
-        yield from gen
+            raise VideoReadError(
+                f"decord cannot read {info.path} (from frame {failed.at}); use backend='pyav'"
+            ) from None
+        # PyAV reads some files decord stumbles on; a damaged file then ends early in PyAV too
+        # and is reported as truncated by _checked.
+        yield from _pyav_chunks(info, chunk_size, skip=failed.at)
 
 
 def _checked(info: VideoInfo, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
