@@ -2,7 +2,9 @@
 
 Two layers:
 - Stages (no file I/O): ``extract_au_track`` runs a VIDEO-mode ``FaceTracker`` over chunks of
-  consecutive frames; ``extract_image_aus`` runs an IMAGE-mode tracker over unrelated images.
+  consecutive frames; ``track_clip`` does the same with the tracker chosen for the clip (one
+  face followed between frames when the clip shows one); ``extract_image_aus`` runs an
+  IMAGE-mode tracker over unrelated images.
 - ``extract_aus(path)``: the whole ``reenact aus`` job on a video, an image or a folder of images
   (decode, track, AUs, gap policy + smoothing, neutral baseline), returning an ``AUExtraction``.
   The CLI is a thin layer over it.
@@ -38,8 +40,8 @@ class ExtractConfig:
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     chunk_size: int = 32  # frames decoded per chunk (memory ~ 3 chunks of frames)
     # When no face_index is asked and the first chunk shows at most one face, track a single
-    # face: MediaPipe then stops re-running its detector on every frame (~10% faster). A second,
-    # larger face that enters later is then not switched to.
+    # face: MediaPipe then stops re-running its detector on every frame (~10% faster, half the
+    # AU jitter). A second, larger face that enters later is then not switched to.
     single_face_fast_path: bool = True
     backend: str = "mediapipe"  # or "pyfeat" (optional: needs py-feat and its weights)
 
