@@ -3,8 +3,8 @@
 For each held-out face and each target (the 7 emotion prototypes and a wink), G animates the
 128x128 crop, the result is upscaled (MediaPipe finds small faces poorly) and re-measured with
 ``FaceTracker`` + ``aus_from_face``; the error is the mean absolute difference between target and
-re-measured AUs over ``RELIABLE_AUS``. The same measure on the unchanged input face is reported as
-the baseline (what doing nothing scores).
+re-measured AUs over ``RELIABLE_AUS`` (and, stricter, over the target's own AUs only). The same
+measures on the unchanged input faces are reported as the baseline (what doing nothing scores).
 
     python -m reenact.training.evaluate --weights weights/ganimation-cpu-v0.safetensors \
         --dataset data/faces [--faces 60]
@@ -34,6 +34,8 @@ class PresetScore:
     name: str
     mae: float  # mean |target - re-measured| over RELIABLE_AUS, generated faces
     mae_input: float  # the same for the unchanged input faces (baseline)
+    mae_active: float  # the same over the target's own AUs only (those > 0 in the preset)
+    mae_active_input: float
     detected: float  # fraction of generated faces MediaPipe found again
     attention_mean: float
     attention_std: float  # spread of A over pixels and faces
@@ -78,23 +80,31 @@ def evaluate_generator(generator: Generator, faces: torch.Tensor, tracker, *, re
         measured = np.concatenate(measured)
         err = np.abs(measured[:, _RELIABLE] - target_row[_RELIABLE]).mean(1)  # (N,), NaN if lost
         base = np.abs(inputs[:, _RELIABLE] - target_row[_RELIABLE]).mean(1)
+        active = [i for i in _RELIABLE if target_row[i] > 0]
+        err_active = np.abs(measured[:, active] - target_row[active]).mean(1)
+        base_active = np.abs(inputs[:, active] - target_row[active]).mean(1)
         mean_a = sum(att_means) / len(faces)
         std_a = float(np.sqrt(max(sum(att_sq) / len(faces) - mean_a ** 2, 0.0)))
         scores.append(PresetScore(name=name, mae=float(np.nanmean(err)), mae_input=float(np.nanmean(base)),
+                                  mae_active=float(np.nanmean(err_active)),
+                                  mae_active_input=float(np.nanmean(base_active)),
                                   detected=float(np.isfinite(err).mean()), attention_mean=mean_a,
                                   attention_std=std_a))
     return scores
 
 
 def format_table(scores: list[PresetScore]) -> str:
-    lines = ["| target | MAE generated | MAE input (do nothing) | re-detected | mean A | std A |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| target | MAE generated | MAE input (do nothing) | MAE target's AUs, generated | "
+             "MAE target's AUs, input | re-detected | mean A | std A |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in scores:
-        lines.append(f"| {s.name} | {s.mae:.3f} | {s.mae_input:.3f} | {100 * s.detected:.0f}% | "
+        lines.append(f"| {s.name} | {s.mae:.3f} | {s.mae_input:.3f} | {s.mae_active:.3f} | "
+                     f"{s.mae_active_input:.3f} | {100 * s.detected:.0f}% | "
                      f"{s.attention_mean:.3f} | {s.attention_std:.3f} |")
-    mean = np.mean([s.mae for s in scores])
-    mean_in = np.mean([s.mae_input for s in scores])
-    lines.append(f"| **mean** | **{mean:.3f}** | {mean_in:.3f} | | | |")
+    means = [np.mean([getattr(s, k) for s in scores]) for k in ("mae", "mae_input", "mae_active",
+                                                                  "mae_active_input")]
+    lines.append(f"| **mean** | **{means[0]:.3f}** | {means[1]:.3f} | **{means[2]:.3f}** | {means[3]:.3f} "
+                 "| | | |")
     return "\n".join(lines)
 
 
