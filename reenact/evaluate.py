@@ -568,7 +568,10 @@ def _video_cells(driver_frames: np.ndarray, outputs: list[np.ndarray], idx: list
         part = im[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
         return np.asarray(Image.fromarray(part).resize((size, size), Image.Resampling.LANCZOS))
 
-    top = [square(driver_frames[i]) for i in idx]
+    with FaceTracker() as tracker:  # the driver's face where it is found, else the centre square
+        faces = [tracker.detect(driver_frames[i]) for i in idx]
+    top = [face_cell(driver_frames[i], f, size) if f is not None else square(driver_frames[i])
+           for i, f in zip(idx, faces, strict=True)]
     bottom = _cells(renderer, np.stack(outputs), size)
     return np.stack([np.stack(top), np.stack(bottom)])
 
@@ -592,7 +595,9 @@ def evaluate_videos(generator: torch.nn.Module, sources: Sequence[EvalSource],
 # Summaries and report files
 
 
-def _finite(x) -> float | None:
+def _finite(x) -> float | int | None:
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)
     x = float(x)
     return round(x, 4) if np.isfinite(x) else None
 
