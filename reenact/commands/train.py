@@ -74,6 +74,7 @@ def export(run_dir: Path, out: Path) -> int:
             "weights": "EMA of G", "train_config": json.dumps(cfg)}
     with atomic_output(out) as tmp:
         save_generator(g, tmp, metadata=meta, half=True)
+        tmp.chmod(0o644)  # mkstemp makes it private; weights are meant to be shared
     print(f"exported EMA generator of {run_dir} at step {state['step']} to {out} "
           f"({out.stat().st_size / 1e6:.1f} MB)")
     return 0
