@@ -1,6 +1,7 @@
 """Training throughput (images/s of critic steps, G every 5th step) for a few generator sizes.
 
-    python benchmarks/bench_training.py [--precision bf16] [--steps 10] [--batch 16]
+    python benchmarks/bench_training.py [--precision bf16] [--steps 10] [--batch 16] [--threads N]
+    python benchmarks/bench_training.py --device cuda --precision bf16 --batch 32   # on a GPU
 
 Random faces and AUs (no data set needed). Prints one table row per configuration.
 """
@@ -35,7 +36,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--only", default="", help="run only configurations whose name contains this")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     faces = FaceShards(rng.integers(0, 256, (256, 128, 128, 3), dtype=np.uint8),
                        rng.random((256, 20), dtype=np.float32))
