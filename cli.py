@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reenact: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("reenact: interrupted; no partial output was kept", file=sys.stderr)
+        # Each command cleans up after itself (temporary outputs deleted, or, for `train`, a
+        # checkpoint saved); the command's own messages say which.
+        print("reenact: interrupted", file=sys.stderr)
         return 130
 
 
