@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set everything up first.
-.PHONY: setup test demo lint bench
+.PHONY: setup test demo lint bench eval
 
 setup:
 	@bash scripts/setup.sh
@@ -15,3 +15,7 @@ lint: setup
 
 bench: setup
 	.venv/bin/python benchmarks/bench_aus.py
+	.venv/bin/python benchmarks/bench_pipeline.py
+
+eval: setup
+	.venv/bin/python benchmarks/eval_quality.py

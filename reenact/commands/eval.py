@@ -13,8 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from reenact.evaluate import DEFAULT_SOURCES, EMOTIONS, EVAL_GESTURES
-
 RANDOM_WEIGHTS = "random"
 
 
@@ -24,13 +22,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None,
                    help="generator .safetensors, a weights/manifest.json name, or 'random' (an untrained "
                         "paper-sized G, for plumbing checks); default: the registered 'generator'")
-    p.add_argument("--sources", nargs="+", default=list(DEFAULT_SOURCES),
+    p.add_argument("--sources", nargs="+", default=None,
                    help="source photos (paths, registered media names like media/single_face.jpg, or "
-                        "'astronaut'); every face found in a photo is a source")
+                        "'astronaut'); every face found in a photo is a source (default: astronaut, "
+                        "media/single_face.jpg, media/multi_face.jpg)")
     p.add_argument("--videos", nargs="+", default=None,
                    help="driving clips: evaluate video reenactment instead of AU targets")
-    p.add_argument("--targets", nargs="+", default=list(EMOTIONS) + list(EVAL_GESTURES),
-                   help="AU presets to request (emotions at each --intensities, gestures at 1)")
+    p.add_argument("--targets", nargs="+", default=None,
+                   help="AU presets to request (emotions at each --intensities, gestures at 1; default: "
+                        "the 7 emotion prototypes, winks and half smiles)")
     p.add_argument("--intensities", nargs="+", type=float, default=[0.5, 1.0],
                    help="intensities of the emotion prototypes")
     p.add_argument("--max-frames", type=int, default=96, help="frames used from the start of each clip")
@@ -103,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
     from reenact.au import EMOTION_PROTOTYPES
     from reenact.errors import OutputError
     from reenact.evaluate import (
+        DEFAULT_SOURCES,
+        EMOTIONS,
+        EVAL_GESTURES,
         EvalConfig,
         default_targets,
         evaluate_targets,
@@ -116,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from reenact.video import probe_video
     from reenact.weights import fetch
 
+    args.sources = args.sources or list(DEFAULT_SOURCES)
+    args.targets = args.targets or list(EMOTIONS) + list(EVAL_GESTURES)
     _check_args(args)
     device = pick_device(args.device)
     generator, weights = load_weights(args.weights, device)
