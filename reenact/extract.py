@@ -25,6 +25,7 @@ from reenact.aus import AUTrack, aus_from_measurements
 from reenact.backends import AU_BACKENDS
 from reenact.errors import InputError, NoFaceError
 from reenact.images import is_image_path, list_images, load_image
+from reenact.memory import trim_heap
 from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
 from reenact.tracking import FaceObservation, FaceTracker, TrackerConfig
 from reenact.video import VideoInfo, iter_frames, probe_video
@@ -115,6 +116,8 @@ def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracke
         for frame in chunk:
             yield tracker.track(frame, int(round(i * step_ms)))
             i += 1
+        del chunk
+        trim_heap()
 
 
 def extract_au_track(frame_chunks: Iterable[np.ndarray], fps: float, *, tracker: FaceTracker) -> AUTrack:

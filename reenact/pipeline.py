@@ -40,6 +40,7 @@ from reenact.aus import AUTrack, aus_from_face
 from reenact.encode import EncodeConfig, VideoWriter
 from reenact.errors import InputError, NoFaceError, OutputError, WeightsError
 from reenact.generator import Generator
+from reenact.memory import trim_heap
 from reenact.paste import PasteConfig, Paster
 from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
 from reenact.tracking import FaceObservation, FaceTracker, TrackerConfig
@@ -527,6 +528,7 @@ class ReenactPipeline:
                 timings.generate_s += t1 - t
                 timings.paste_s += t2 - t1
                 worker.put(regions)
+                trim_heap()
                 if bar is not None:
                     bar.update(len(regions))
         timings.encode_s += worker.seconds
