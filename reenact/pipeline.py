@@ -461,14 +461,16 @@ class ReenactPipeline:
         limit = self.config.max_frames
         chunks = _limited(iter_frames(info.path, chunk_size=self.config.chunk_size, info=info, prefetch=0),
                           limit)
-        timed = _Timed(chunks)
+        timed = _Timed(chunks)  # decode time, spent in the prefetch thread
         total = min(info.n_frames, limit) if limit else info.n_frames
         bar = _bar(progress, total, "tracking driver")
         t0 = time.perf_counter()
-        raw = self.extractor(_ticking(_prefetch(timed, self.config.queue_depth), bar), info.fps)
+        waited = _Timed(_prefetch(timed, self.config.queue_depth))  # tracker idle, waiting for frames
+        raw = self.extractor(_ticking(waited, bar), info.fps)
         _close(bar)
         timings.decode_s += timed.seconds
-        timings.track_s += max(time.perf_counter() - t0 - timed.seconds, 0.0)
+        # Decode overlaps tracking: tracking is the pass's wall time less its waits for frames.
+        timings.track_s += max(time.perf_counter() - t0 - waited.seconds, 0.0)
         if not raw.found.any():
             raise NoFaceError(f"no face found in any frame of the driver {info.path}; use a video that "
                               "shows a face")
