@@ -51,3 +51,30 @@ def test_file_url_source_is_cached(tmp_path, monkeypatch):
 def test_unknown_name():
     with pytest.raises(WeightsError, match="no model named"):
         weights.fetch("nope")
+
+
+def test_atomic_output_uses_the_usual_file_mode(tmp_path):
+    import os
+
+    from reenact.io_utils import atomic_output
+
+    target = tmp_path / "x.txt"
+    with atomic_output(target) as tmp:
+        tmp.write_text("done")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.read_text() == "done"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_output_leaves_nothing_on_error(tmp_path):
+    import pytest
+
+    from reenact.io_utils import atomic_output
+
+    target = tmp_path / "x.txt"
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
