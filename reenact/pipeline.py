@@ -455,7 +455,7 @@ class ReenactPipeline:
         Raises:
             NoFaceError: no face in any frame.
         """
-        from reenact.video import iter_frames
+        from reenact.video import iter_frames, prefetched
 
         timings = timings if timings is not None else StageTimings()
         limit = self.config.max_frames
@@ -465,7 +465,7 @@ class ReenactPipeline:
         total = min(info.n_frames, limit) if limit else info.n_frames
         bar = _bar(progress, total, "tracking driver")
         t0 = time.perf_counter()
-        waited = _Timed(_prefetch(timed, self.config.queue_depth))  # tracker idle, waiting for frames
+        waited = _Timed(prefetched(timed, self.config.queue_depth))  # tracker idle, waiting for frames
         raw = self.extractor(_ticking(waited, bar), info.fps)
         _close(bar)
         timings.decode_s += timed.seconds
@@ -722,45 +722,7 @@ def _ticking(chunks: Iterable[np.ndarray], bar) -> Iterator[np.ndarray]:
             bar.update(len(chunk))
 
 
-_END = object()
-
-
-def _prefetch(it: Iterable, depth: int) -> Iterator:
-    """Produce ``it`` in a daemon thread, at most ``depth`` items ahead (bounded memory)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for item in it:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as exc:  # handed over to the consumer
-            put(exc)
-
-    thread = threading.Thread(target=work, name="reenact-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5.0)
+_END = object()  # end-of-stream marker in _Worker's queue
 
 
 class _Worker:

@@ -16,15 +16,18 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from reenact.errors import VideoReadError
 from reenact.images import is_image_path
+
+T = TypeVar("T")
 
 # Codecs that decord 0.6 cannot decode (it fails or crashes on them); PyAV reads them.
 _DECORD_UNSUPPORTED = ("av1",)
@@ -257,14 +260,15 @@ def iter_frames(path: str | os.PathLike, *, chunk_size: int = 32, info: VideoInf
     chunks = _checked(info, _chunks(info, chunk_size, backend, num_threads))
     if prefetch <= 0:
         return chunks
-    return _prefetched(chunks, prefetch)
+    return prefetched(chunks, prefetch)
 
 
 _DONE = object()
 
 
-def _prefetched(chunks: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]:
-    """Run ``chunks`` in a daemon thread, ``depth`` items ahead; errors re-raise in the caller."""
+def prefetched(chunks: Iterable[T], depth: int) -> Iterator[T]:
+    """Run an iterator in a daemon thread, ``depth`` items ahead (bounded memory); errors
+    re-raise in the caller, and closing the generator stops the thread."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
