@@ -172,7 +172,8 @@ def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterat
         if start - opened_at >= _DECORD_REOPEN_FRAMES:
             # A long-lived VideoReader's memory grows with the frames read when the consumer is
             # slower than the decoder (measured: 2.4 GiB after 1,300 640x360 frames with a
-            # tracker consuming them, at most ~700 MiB when re-opened every 128 frames, same speed and identical frames).
+            # tracker consuming them; at most ~700 MiB when re-opened every 128 frames, at the
+            # same speed and with identical frames).
             del reader
             reader = open_reader(start)
             opened_at = start
