@@ -40,6 +40,10 @@ from reenact.aus import AUTrack, aus_from_face
 from reenact.encode import EncodeConfig, VideoWriter
 from reenact.errors import InputError, NoFaceError, OutputError, WeightsError
 from reenact.generator import Generator
+
+# The stop flag set by the CLI's SIGINT/SIGTERM handler; the long loops below poll check_stop.
+# clear_stop and request_stop are re-exported for code that imports them from here.
+from reenact.interrupt import check_stop, clear_stop, request_stop  # noqa: F401
 from reenact.memory import trim_heap
 from reenact.paste import PasteConfig, Paster
 from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
@@ -47,26 +51,6 @@ from reenact.tracking import FaceObservation, FaceTracker, TrackerConfig
 from reenact.transfer import TransferConfig, transfer_aus
 
 PRECISIONS = ("auto", "bf16", "fp32")
-
-# Set by the CLI's SIGINT/SIGTERM handler. The handler also raises KeyboardInterrupt, but Python
-# swallows an exception raised while a weakref callback or __del__ runs, so the long loops check
-# this flag too (``check_stop``) and the interrupt is never lost.
-_STOP = threading.Event()
-
-
-def request_stop() -> None:
-    """Ask every running pipeline loop to stop (raise KeyboardInterrupt at its next check)."""
-    _STOP.set()
-
-
-def clear_stop() -> None:
-    _STOP.clear()
-
-
-def check_stop() -> None:
-    """Raise KeyboardInterrupt if a stop was requested."""
-    if _STOP.is_set():
-        raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)
