@@ -23,14 +23,14 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from reenact.au import AU_NAMES, PRESETS, TABLE_AU_NAMES, preset, sync_bilateral
-from reenact.errors import InputError, ReenactError, ScriptError
+from reenact.errors import InputError, OutputError, ReenactError, ScriptError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -122,6 +122,12 @@ def _au_column(header: str) -> tuple[str, float] | None:
     return (h.upper(), 1.0) if h.upper() in TABLE_AU_NAMES else None
 
 
+def _looks_like_au(header: str) -> bool:
+    """An AU-like column name (AU99, au12_x); OpenFace's presence columns AU*_c are allowed and
+    ignored, as the YAML form has no such field."""
+    return bool(re.match(r"(?i)au\d", header)) and not re.fullmatch(r"AU\d+_c", header)
+
+
 def _read_csv_targets(path: Path) -> list[tuple[str, np.ndarray]]:
     import csv
 
@@ -132,6 +138,10 @@ def _read_csv_targets(path: Path) -> list[tuple[str, np.ndarray]]:
     header = [h.strip() for h in rows[0]]
     lower = [h.lower() for h in header]
     au_cols = {i: _au_column(h) for i, h in enumerate(header) if _au_column(h)}
+    unknown = [h for i, h in enumerate(header) if i not in au_cols and _looks_like_au(h)]
+    if unknown:
+        raise ScriptError(f"{path}: line 1: unknown AU column {unknown[0]}; known: "
+                          f"{', '.join(TABLE_AU_NAMES)} (or OpenFace AU*_r)")
     if not au_cols and "preset" not in lower:
         raise ScriptError(f"{path}: line 1: no AU columns (AU01 ... AU45_R, or OpenFace AU*_r) "
                           "and no preset column")
@@ -229,6 +239,47 @@ def read_done(out_dir: Path) -> set[tuple[str, str]]:
     return done
 
 
+def check_out_dir(out_dir: str | os.PathLike, faces: list[Path], targets: list[Target], *,
+                  inputs: Mapping[str, os.PathLike | None] | None = None) -> None:
+    """Fail before any work if OUT_DIR would overwrite an input or mix with the faces.
+
+    Args:
+        out_dir: the output folder.
+        faces, targets: as for ``render_batch`` (they name the output files).
+        inputs: other input files or folders by label ("the TARGETS file", "the FACES folder" ...).
+
+    Raises:
+        OutputError: OUT_DIR is an input or the faces' folder (the rendered PNGs would be read
+            as faces by the next run), or an input sits in OUT_DIR under an output's name.
+    """
+    from reenact.io_utils import same_file
+
+    out_dir = Path(out_dir)
+    named = [(label, Path(p)) for label, p in (inputs or {}).items() if p is not None]
+    for label, path in named:
+        if same_file(path, out_dir):
+            raise OutputError(f"OUT_DIR {out_dir} is also {label}; choose a new output folder")
+    in_out_dir: dict[Path, bool] = {}
+    for folder in {f.parent for f in faces} | {p.parent for _, p in named}:
+        in_out_dir[folder] = same_file(folder, out_dir)
+    if any(in_out_dir[f.parent] for f in faces):
+        raise OutputError(f"OUT_DIR {out_dir} holds the face photos: the next run would read the rendered "
+                          "PNGs as faces; choose another output folder")
+    keys, names = set(face_keys(faces)), [t.name for t in targets]
+    for label, path in named:
+        if in_out_dir[path.parent] and _is_output_name(path.name, keys, names):
+            raise OutputError(f"{label} {path} has the name of an output in OUT_DIR: it would be "
+                              "overwritten; move it or choose another output folder")
+
+
+def _is_output_name(name: str, keys: set[str], targets: list[str]) -> bool:
+    """Whether ``name`` is a manifest or a ``<face>__<target>.png`` of this batch."""
+    if re.fullmatch(r"manifest.*\.jsonl", name):
+        return True
+    stem = name[:-4] if name.endswith(".png") else None
+    return stem is not None and any(stem.endswith(f"__{t}") and stem[:-len(t) - 2] in keys for t in targets)
+
+
 def _remove_stale(out_dir: Path, keys: list[str]) -> None:
     for key in keys:
         for tmp in out_dir.glob(f".{key}__*.part.png"):
@@ -249,14 +300,17 @@ def render_batch(pipeline, faces: list[Path], targets: list[Target], out_dir: st
         crop: write the 128x128 aligned crop instead of the full photo.
         progress: called with the number of pairs just finished (rendered, skipped or no face).
     """
+    from reenact.io_utils import check_writable_folder
+
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    check_out_dir(out_dir, faces, targets)
+    check_writable_folder(out_dir)  # also removes stale temporaries of killed runs
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the output folder {out_dir} ({exc.strerror})") from exc
-    if not os.access(out_dir, os.W_OK):
-        raise InputError(f"cannot write to {out_dir}; choose another output folder")
+        raise OutputError(f"cannot create the output folder {out_dir} ({exc.strerror}); choose another "
+                          "output folder") from exc
     k, n = shard
     keys = face_keys(faces)
     mine = [(f, key) for i, (f, key) in enumerate(zip(faces, keys, strict=True)) if i % n == k]

@@ -27,15 +27,24 @@ from reenact.errors import InputError, OutputError
 
 #: Audio codecs that mp4 carries as they are (stream copy); others are re-encoded to AAC.
 MP4_AUDIO_CODECS = ("aac", "mp3", "alac", "ac3", "eac3", "opus")
+#: x264's presets, fastest first.
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow", "placebo")
 
 
 @dataclass(frozen=True)
 class EncodeConfig:
-    """Options of the mp4 encoder."""
+    """Options of the mp4 encoder (checked when built, so a typo fails before any work)."""
 
     crf: int = 18  # x264 quality (0 lossless .. 51 worst); 18 is visually near-lossless
     preset: str = "veryfast"  # x264 speed/size trade-off (ultrafast .. veryslow)
     audio_bitrate: str = "192k"  # only when the audio has to be re-encoded to AAC
+
+    def __post_init__(self) -> None:
+        if self.preset not in X264_PRESETS:
+            raise InputError(f"unknown x264 preset {self.preset!r}; use one of {', '.join(X264_PRESETS)}")
+        if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
+            raise InputError(f"crf must be an integer in 0..51, got {self.crf!r}")
 
 
 def even_size(height: int, width: int) -> tuple[int, int]:

@@ -23,7 +23,7 @@ import numpy as np
 from reenact.au import TABLE_AU_NAMES
 from reenact.aus import AUTrack, aus_from_measurements
 from reenact.backends import AU_BACKENDS
-from reenact.errors import InputError, NoFaceError
+from reenact.errors import ImageReadError, InputError, NoFaceError
 from reenact.images import is_image_path, list_images, load_image
 from reenact.memory import trim_heap
 from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
@@ -59,6 +59,7 @@ class AUExtraction:
         inputs: the input file(s); for a folder, one image per row.
         video: the clip's metadata (None for images).
         config: the options used.
+        skipped: for a folder, the images that could not be read and why (they have no row).
     """
 
     raw: AUTrack
@@ -68,6 +69,7 @@ class AUExtraction:
     inputs: tuple[Path, ...]
     video: VideoInfo | None
     config: ExtractConfig
+    skipped: tuple[tuple[Path, str], ...] = ()
 
 
 _AU_BATCH = 256  # faces turned into AUs at once: landmarks are not kept for the whole clip
@@ -205,6 +207,78 @@ def _image_paths(path: Path) -> tuple[str, tuple[Path, ...]]:
     return "image", (path,)
 
 
+def count_faces(frames: Iterable[np.ndarray], *, config: TrackerConfig = TrackerConfig(),
+                model_path: Path | None = None) -> int:
+    """The most faces seen in any one of ``frames`` (IMAGE-mode detection, up to
+    ``config.max_faces``); used to explain a ``face_index`` that was never found."""
+    with FaceTracker(replace(config, face_index=None), model_path=model_path) as tracker:
+        return max((len(tracker.detect_all(frame)) for frame in frames), default=0)
+
+
+def face_index_error(what: str, *, face_index: int | None, option: str,
+                     frames: Callable[[], Iterable[np.ndarray]], config: TrackerConfig = TrackerConfig(),
+                     model_path: Path | None = None) -> NoFaceError | None:
+    """Why the ``face_index``-th face was never found, when that is the reason: ``frames()`` (a
+    few frames or images of the input) show faces, just fewer. None when no index was asked or
+    no face is there at all (then the plain "no face found" applies).
+
+    Args:
+        what: the input as the message names it, e.g. "the driver clip.mp4".
+        option: the CLI option that chose the face, e.g. "--driver-face-index".
+    """
+    if face_index is None:
+        return None
+    most = count_faces(frames(), config=config, model_path=model_path)
+    if most == 0:
+        return None
+    return NoFaceError(f"{what} shows {most} face(s); {option} {face_index} does not exist "
+                       f"(use 0..{most - 1}, counted from the left)")
+
+
+def sample_frames(info: VideoInfo, n_frames: int | None = None, k: int = 8) -> np.ndarray:
+    """``k`` frames spread over the first ``n_frames`` frames of a clip (default: all of it)."""
+    from reenact.video import read_frames
+
+    n = min(info.n_frames, n_frames or info.n_frames)
+    return read_frames(info.path, sorted(set(np.linspace(0, max(n - 1, 0), k).round().astype(int).tolist())))
+
+
+def _read_images(inputs: tuple[Path, ...], progress: ProgressFn | None, *, skip: bool,
+                 read: list[Path], skipped: list[tuple[Path, str]]) -> Iterator[np.ndarray]:
+    """Load each image; with ``skip``, an unreadable one is recorded in ``skipped`` instead of
+    failing (the readable ones are appended to ``read``)."""
+    for p in inputs:
+        try:
+            image = load_image(p)
+        except ImageReadError as exc:
+            if not skip:
+                raise
+            skipped.append((p, str(exc)))
+        else:
+            read.append(p)
+            yield image
+        if progress is not None:
+            progress(1)
+
+
+def _extract_images(path: Path, kind: str, inputs: tuple[Path, ...], config: ExtractConfig,
+                    progress: ProgressFn | None, model_path: Path | None):
+    """AUs of an image or of each image of a folder; a folder's unreadable images are skipped.
+
+    Returns:
+        (raw track, the images read, the images skipped with why).
+    """
+    read: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    images = _read_images(inputs, progress, skip=kind == "folder", read=read, skipped=skipped)
+    with FaceTracker(config.tracker, model_path=model_path) as tracker:
+        raw = extract_image_aus(images, tracker=tracker)
+    if not read:
+        raise ImageReadError(f"none of the {len(inputs)} image(s) in {path} is readable (first: "
+                             f"{skipped[0][1]}); give a folder with JPEG/PNG images")
+    return replace(raw, sources=tuple(p.name for p in read)), tuple(read), tuple(skipped)
+
+
 def extract_aus(path: str | os.PathLike, config: ExtractConfig = ExtractConfig(), *,
                 progress: ProgressFn | None = None, model_path: Path | None = None) -> AUExtraction:
     """Per-frame AUs of a video, an image or a folder of images.
@@ -230,22 +304,30 @@ def extract_aus(path: str | os.PathLike, config: ExtractConfig = ExtractConfig()
     else:
         kind, inputs = "video", (path,)
         video = probe_video(path)
+    skipped: tuple[tuple[Path, str], ...] = ()
     if config.backend == "pyfeat":
         raw = _extract_pyfeat(inputs, video)
     elif video is None:
-        with FaceTracker(config.tracker, model_path=model_path) as tracker:
-            images = (load_image(p) for p in inputs)
-            raw = extract_image_aus(_each(_counted(([im] for im in images), progress)),
-                                    tracker=tracker, sources=tuple(p.name for p in inputs))
+        raw, inputs, skipped = _extract_images(path, kind, inputs, config, progress, model_path)
     else:
         chunks = iter_frames(path, chunk_size=config.chunk_size, info=video)
         raw = track_clip(_counted(chunks, progress), video.fps, config=config.tracker,
                          single_face_fast_path=config.single_face_fast_path, model_path=model_path)
     if not raw.found.any():
-        what = {"video": "in any frame of", "image": "in", "folder": "in any image of"}[kind]
-        raise NoFaceError(f"no face found {what} {path}; give an input that shows a face")
+        raise _no_face(path, kind, inputs, video, config, model_path)
     return AUExtraction(raw=raw, track=smooth_track(raw, config.smoothing), neutral=neutral_baseline(raw),
-                        kind=kind, inputs=inputs, video=video, config=config)
+                        kind=kind, inputs=inputs, video=video, config=config, skipped=skipped)
+
+
+def _no_face(path: Path, kind: str, inputs: tuple[Path, ...], video: VideoInfo | None,
+             config: ExtractConfig, model_path: Path | None) -> NoFaceError:
+    def frames() -> Iterable[np.ndarray]:
+        return sample_frames(video) if video is not None else (load_image(p) for p in inputs[:8])
+
+    error = face_index_error(str(path), face_index=config.tracker.face_index, option="--face-index",
+                             frames=frames, config=config.tracker, model_path=model_path)
+    what = {"video": "in any frame of", "image": "in", "folder": "in any image of"}[kind]
+    return error or NoFaceError(f"no face found {what} {path}; give an input that shows a face")
 
 
 def _extract_pyfeat(inputs: tuple[Path, ...], video: VideoInfo | None) -> AUTrack:
@@ -255,8 +337,3 @@ def _extract_pyfeat(inputs: tuple[Path, ...], video: VideoInfo | None) -> AUTrac
     if video is None:
         return backend.extract_images(list(inputs))
     return backend.extract_video(inputs[0], video.fps)
-
-
-def _each(chunks: Iterable[list[np.ndarray]]) -> Iterator[np.ndarray]:
-    for chunk in chunks:
-        yield from chunk

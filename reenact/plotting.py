@@ -16,7 +16,12 @@ import numpy as np
 
 from reenact.au import AU_DESCRIPTIONS
 from reenact.aus import WEAK_AUS, AUTrack
+from reenact.errors import OutputError
 from reenact.io_utils import atomic_output
+
+#: Image formats a plot can be written in (by the file's suffix; no suffix writes PNG).
+PLOT_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
+                                  ".eps", ".ps", ".svgz")
 
 #: Panels: title and the AU columns drawn in it.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -152,16 +157,29 @@ def plot_au_track(track: AUTrack, *, raw: AUTrack | None = None, title: str | No
     return fig
 
 
+def check_plot_path(path: str | os.PathLike) -> Path:
+    """Fail before any work if the plot's suffix is not an image format matplotlib writes.
+
+    Raises:
+        OutputError: an unsupported suffix (e.g. ``.txt``).
+    """
+    path = Path(path)
+    if path.suffix and path.suffix.lower() not in PLOT_SUFFIXES:
+        raise OutputError(f"plot {path}: {path.suffix} is not an image format; end it in one of "
+                          f"{', '.join(PLOT_SUFFIXES)}")
+    return path
+
+
 def save_au_plot(track: AUTrack, path: str | os.PathLike, *, raw: AUTrack | None = None,
                  title: str | None = None, dpi: int = 110) -> Path:
     """Draw ``plot_au_track`` and write it as an image (PNG/SVG/PDF by suffix), atomically.
 
     Raises:
-        OutputError: the output path cannot be written.
+        OutputError: the output path cannot be written, or its suffix is not an image format.
     """
     import matplotlib.pyplot as plt
 
-    path = Path(path)
+    path = check_plot_path(path)
     fig = plot_au_track(track, raw=raw, title=title)
     try:
         with atomic_output(path) as tmp:

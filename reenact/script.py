@@ -324,6 +324,8 @@ def load_script(path: str | os.PathLike, *, fps: float | None = None) -> AUScrip
     from reenact.errors import InputError
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"script {path} is a folder; give a YAML/JSON script or an AU table (.csv)")
     if not path.is_file():
         raise InputError(f"script {path} does not exist; check the path")
     if path.suffix.lower() in TABLE_SUFFIXES:
