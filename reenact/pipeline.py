@@ -384,20 +384,24 @@ class ReenactPipeline:
 
     def check_inputs(self, source, driver, out, *, preview=None, plot=None):
         """Step 1: read the photo, probe the driver, check that every output can be written."""
-        from reenact.io_utils import check_writable
+        from reenact.io_utils import check_distinct, check_writable
+        from reenact.plotting import check_plot_path
         from reenact.video import probe_video
 
-        for path in (out, preview, plot):
-            if path is not None:
-                check_writable(path)
+        photo = None if isinstance(source, np.ndarray) else source
+        check_distinct({"source photo": photo, "driver": driver},
+                       {"output": out, "--preview": preview, "--plot": plot})
         if out is not None and Path(out).suffix.lower() != ".mp4":
             raise OutputError(f"output {out} must end in .mp4")
         if preview is not None and Path(preview).suffix.lower() != ".mp4":
             raise OutputError(f"preview {preview} must end in .mp4")
+        if plot is not None:
+            check_plot_path(plot)
+        for path in (out, preview, plot):
+            if path is not None:
+                check_writable(path)
         image = self._read_source(source)
         info = probe_video(driver)
-        if out is not None and Path(out).resolve() == Path(info.path).resolve():
-            raise OutputError("the output would overwrite the driver; choose another output path")
         return image, info
 
     @staticmethod
@@ -456,9 +460,18 @@ class ReenactPipeline:
         # Decode overlaps tracking: tracking is the pass's wall time less its waits for frames.
         timings.track_s += max(time.perf_counter() - t0 - waited.seconds, 0.0)
         if not raw.found.any():
-            raise NoFaceError(f"no face found in any frame of the driver {info.path}; use a video that "
-                              "shows a face")
+            raise self._no_driver_face(info, total)
         return raw
+
+    def _no_driver_face(self, info, n_frames: int) -> NoFaceError:
+        """No face in any driver frame, or the asked --driver-face-index is not there."""
+        from reenact.extract import face_index_error, sample_frames
+
+        error = face_index_error(f"the driver {info.path}", face_index=self.config.driver_face_index,
+                                 option="--driver-face-index", frames=lambda: sample_frames(info, n_frames),
+                                 config=self.config.tracker)
+        return error or NoFaceError(f"no face found in any frame of the driver {info.path}; use a video "
+                                    "that shows a face")
 
     def smooth(self, raw: AUTrack) -> tuple[AUTrack, np.ndarray]:
         """Step 4: gap policy + smoothing; the driver's neutral baseline (from the raw track)."""
@@ -599,29 +612,28 @@ class _PngSink:
         self.count = 0
 
     def __enter__(self):
-        import tempfile
+        from reenact.io_utils import locked_temp_dir
 
         parent = self.folder.parent if str(self.folder.parent) else Path(".")
         if not parent.is_dir():
             raise OutputError(f"output folder {parent} does not exist; create it first")
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
             raise OutputError(f"{self.folder} exists and is not an empty folder; choose a new folder")
-        try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".part", dir=parent))
-        except OSError as exc:
-            raise OutputError(f"cannot write to {parent} ({exc.strerror}); choose another output path"
-                              ) from exc
+        self.tmp, self._lock = locked_temp_dir(parent, self.folder.name)  # locked while we write
         return self
 
     def __exit__(self, exc_type, exc, tb):
         import shutil
 
-        if exc_type is None:
-            if self.folder.exists():
-                self.folder.rmdir()
-            os.replace(self.tmp, self.folder)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            if exc_type is None:
+                if self.folder.exists():
+                    self.folder.rmdir()
+                os.replace(self.tmp, self.folder)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        finally:
+            os.close(self._lock)
 
     def write(self, frames: np.ndarray) -> None:
         from PIL import Image
