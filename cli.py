@@ -8,8 +8,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+from collections.abc import Iterator
 
 # Subcommand modules in reenact.commands; a module that is absent is skipped.
 COMMANDS = ("reenact_video", "aus", "animate", "render_batch", "prepare_data", "train", "eval", "fetch")
@@ -33,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from reenact.errors import ReenactError
+    from reenact.interrupt import Interrupted, exit_code, handle_signals
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -44,15 +48,45 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        # Ctrl-C and SIGTERM alike stop every command cleanly (reenact.interrupt).
+        with handle_signals(), _process_options(args):
+            return int(args.func(args) or 0)
     except ReenactError as exc:
-        print(f"reenact: error: {exc}", file=sys.stderr)
+        _clear_progress_bars()
+        print(f"reenact: error: {str(exc).replace(chr(10), ' ')}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Each command cleans up after itself (temporary outputs deleted, or, for `train`, a
         # checkpoint saved); the command's own messages say which.
-        print("reenact: interrupted", file=sys.stderr)
-        return 130
+        _clear_progress_bars()
+        by = f" by {exc.args[0]}" if isinstance(exc, Interrupted) and exc.signum != signal.SIGINT else ""
+        print(f"reenact: interrupted{by}", file=sys.stderr)
+        return exit_code(exc)
+
+
+@contextlib.contextmanager
+def _process_options(args: argparse.Namespace) -> Iterator[None]:
+    """Options that hold for the whole process while the command runs (--max-pixels)."""
+    value = getattr(args, "max_pixels", None)
+    if value is None:
+        yield
+        return
+    from reenact.images import set_max_pixels
+
+    set_max_pixels(value)
+    try:
+        yield
+    finally:
+        set_max_pixels(None)
+
+
+def _clear_progress_bars() -> None:
+    """Close any progress bar left open by the error, clearing its line, so that the error
+    starts on a line of its own."""
+    tqdm_module = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm_module, "tqdm", None), "_instances", ())):
+        bar.leave = False
+        bar.close()
 
 
 if __name__ == "__main__":

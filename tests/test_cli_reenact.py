@@ -132,5 +132,6 @@ def test_sigterm_also_leaves_nothing(tmp_path, tiny_weights, astronaut_file, med
         time.sleep(0.05)
     assert list(tmp_path.glob("*.part.mp4")), "the render never started"
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=60)
-    assert proc.returncode == 130 and list(tmp_path.iterdir()) == []
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and list(tmp_path.iterdir()) == []  # 128 + SIGTERM, as a shell reports
+    assert err.decode().strip().splitlines()[-1] == "reenact: interrupted by SIGTERM"

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import (
-    add_common_options,
-    common_config,
-    pick_device,
-    sigterm_as_interrupt,
-    summary,
-)
+from reenact.commands.reenact_video import add_common_options, common_config, pick_device, summary
 from reenact.errors import InputError
 
 
@@ -36,11 +30,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    with sigterm_as_interrupt():
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
     from reenact.pipeline import PipelineConfig, ReenactPipeline
     from reenact.script import load_script
 
@@ -48,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--fps must be > 0, got {args.fps}")
     config = PipelineConfig(**common_config(args))
     frames_dir = args.out.suffix.lower() != ".mp4"
+    _check_paths(args, frames_dir=frames_dir)
     script = load_script(args.script, fps=args.fps)
     pipeline = ReenactPipeline.from_pretrained(args.weights, config).to(pick_device(args.device))
     result = pipeline.animate(args.source, script.values, script.fps, args.out, frames_dir=frames_dir,
@@ -57,3 +47,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {what} {args.out}")
         print(summary(result))
     return 0
+
+
+def _check_paths(args: argparse.Namespace, *, frames_dir: bool) -> None:
+    """OUT is none of the inputs and can be written, before any work."""
+    from reenact.errors import OutputError
+    from reenact.io_utils import check_distinct, check_writable, check_writable_folder
+
+    check_distinct({"source photo": args.source, "script": args.script, "--weights": args.weights},
+                   {"output": args.out})
+    if not frames_dir:
+        check_writable(args.out)
+        return
+    parent = args.out.parent if str(args.out.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output folder {parent} does not exist; create it first")
+    check_writable_folder(parent)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from reenact.commands.reenact_video import add_max_pixels_option
 from reenact.errors import InputError
 
 
@@ -34,6 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         "py-feat and its Hugging Face weights; AUs are probabilities)")
     p.add_argument("--raw", action="store_true", help="write unsmoothed values (same as --smooth none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_max_pixels_option(p)
     p.set_defaults(func=run)
     return p
 
@@ -68,25 +71,44 @@ def _total(path: Path) -> int | None:
     return probe_video(path).n_frames
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Fail on bad outputs and missing inputs before any long work."""
+    from reenact.images import list_images
+    from reenact.io_utils import check_distinct, check_writable
+    from reenact.plotting import check_plot_path
+
+    if not args.input.exists():
+        raise InputError(f"input {args.input} does not exist; check the path")
+    inputs = list_images(args.input) if args.input.is_dir() else [args.input]
+    check_distinct({"input": inputs}, {"-o": args.output, "--plot": args.plot})
+    if args.plot is not None:
+        check_plot_path(args.plot)
+    check_writable(args.output)
+    if args.plot is not None:
+        check_writable(args.plot)
+
+
+def _warn_skipped(skipped, total: int) -> None:
+    for _, why in skipped:
+        print(f"reenact: warning: skipped an unreadable image: {why}", file=sys.stderr)
+    if skipped:
+        print(f"reenact: warning: {len(skipped)} of {total} images skipped (unreadable)", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from reenact.autable import write_au_table
     from reenact.extract import extract_aus
-    from reenact.io_utils import check_writable
     from reenact.plotting import save_au_plot
 
     config = _config(args)
-    # Fail on bad outputs and unreadable inputs before any long work.
-    check_writable(args.output)
-    if args.plot is not None:
-        check_writable(args.plot)
-    if not args.input.exists():
-        raise InputError(f"input {args.input} does not exist; check the path")
+    _check_paths(args)
     total = _total(args.input)
     with tqdm(total=total, unit="frame", desc=f"aus {args.input.name}", disable=args.quiet,
               dynamic_ncols=True) as bar:
         result = extract_aus(args.input, config, progress=bar.update)
+    _warn_skipped(result.skipped, total)
     if args.plot is not None:
         save_au_plot(result.track, args.plot, raw=result.raw if config.smoothing.method != "none" else None,
                      title=args.input.name)
@@ -98,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     found = int(result.raw.found.sum())
     if not args.quiet:
-        print(f"wrote {args.output} ({len(result.track)} rows, face in {found})"
+        skipped = f", {len(result.skipped)} unreadable images skipped" if result.skipped else ""
+        print(f"wrote {args.output} ({len(result.track)} rows, face in {found}{skipped})"
               + (f" and {args.plot}" if args.plot is not None else ""))
     return 0

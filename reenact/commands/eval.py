@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from reenact.commands.reenact_video import add_max_pixels_option
+
 RANDOM_WEIGHTS = "random"
 
 
@@ -43,6 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
     p.add_argument("--out", default="out/eval",
                    help="output folder for report.json, report.md, contact_sheet.png")
+    add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 
@@ -97,15 +100,41 @@ def _check_args(args: argparse.Namespace) -> None:
             raise InputError(f"driving clip {v} does not exist; check the path")
 
 
+def _check_outputs(args: argparse.Namespace, out: Path) -> None:
+    """No report file is an input, and --out can be written (checked before any work)."""
+    from reenact.io_utils import check_distinct, check_writable_folder
+
+    files = [p for p in (args.sources or []) + (args.videos or []) if Path(p).exists()]
+    weights = args.weights if args.weights and Path(args.weights).exists() else None
+    reports = ("report.json", "report.md", "contact_sheet.png")
+    check_distinct({"input": files, "--weights": weights}, {f"--out {name}": out / name for name in reports})
+    check_writable_folder(out)
+
+
 def run(args: argparse.Namespace) -> int:
+    from reenact.evaluate import DEFAULT_SOURCES, EMOTIONS, EVAL_GESTURES
+    from reenact.io_utils import new_folder
+
+    args.sources = args.sources or list(DEFAULT_SOURCES)
+    args.targets = args.targets or list(EMOTIONS) + list(EVAL_GESTURES)
+    _check_args(args)
+    out = Path(args.out)
+    _check_outputs(args, out)
+    device = pick_device(args.device)
+    generator, weights = load_weights(args.weights, device)
+    with new_folder(out):  # removed again if the evaluation fails
+        paths = _evaluate(args, generator, weights, out)
+    print(paths["markdown"].read_text())
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, generator, weights, out: Path) -> dict[str, Path]:
     from tqdm import tqdm
 
     from reenact.au import EMOTION_PROTOTYPES
-    from reenact.errors import OutputError
     from reenact.evaluate import (
-        DEFAULT_SOURCES,
-        EMOTIONS,
-        EVAL_GESTURES,
         EvalConfig,
         default_targets,
         evaluate_targets,
@@ -114,23 +143,10 @@ def run(args: argparse.Namespace) -> int:
         run_meta,
         write_report,
     )
-    from reenact.io_utils import check_writable
     from reenact.tracking import FaceTracker
     from reenact.video import probe_video
     from reenact.weights import fetch
 
-    args.sources = args.sources or list(DEFAULT_SOURCES)
-    args.targets = args.targets or list(EMOTIONS) + list(EVAL_GESTURES)
-    _check_args(args)
-    device = pick_device(args.device)
-    generator, weights = load_weights(args.weights, device)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out} ({exc.strerror}); choose another --out") \
-            from exc
-    check_writable(out / "report.json")
     config = EvalConfig(emotions=tuple(t for t in args.targets if t in EMOTION_PROTOTYPES),
                         intensities=tuple(args.intensities),
                         gestures=tuple(t for t in args.targets if t not in EMOTION_PROTOTYPES),
@@ -152,8 +168,4 @@ def run(args: argparse.Namespace) -> int:
             with tqdm(total=len(sources) * len(targets), unit="image", desc="eval") as bar:
                 evaluation = evaluate_targets(generator, sources, targets, tracker=tracker, config=config,
                                               progress=bar.update, meta=meta)
-    paths = write_report(evaluation, out)
-    print(paths["markdown"].read_text())
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
+    return write_report(evaluation, out)

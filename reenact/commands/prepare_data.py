@@ -6,6 +6,8 @@ import argparse
 import random
 from pathlib import Path
 
+from reenact.commands.reenact_video import add_max_pixels_option
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="store the crops as JPEG at this quality (~4 KB a face) instead of raw uint8")
     p.add_argument("--repack", type=Path, metavar="DATASET",
                    help="copy a prepared DATASET to -o with JPEG shards (--jpeg quality, default 92)")
+    add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 
@@ -30,6 +33,30 @@ def _list_photos(folder: Path) -> list[Path]:
     from reenact.images import IMAGE_SUFFIXES
 
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _list_jobs(args: argparse.Namespace) -> list:
+    """(source folder, photo) for every photo to prepare, each DIR checked."""
+    from reenact.errors import InputError, OutputError
+    from reenact.io_utils import is_inside
+    from reenact.training.prepare import source_folder
+
+    jobs = []
+    for folder in args.dirs:
+        if not folder.is_dir():
+            raise InputError(f"{folder} is not a folder; give folders of face photos")
+        if is_inside(folder, args.out):
+            raise OutputError(f"the data set folder {args.out} holds the photo folder {folder}; give -o a "
+                              "new folder outside the photos")
+        src = source_folder(folder)
+        photos = _list_photos(folder)
+        if args.max_per_dir and len(photos) > args.max_per_dir:
+            photos = sorted(random.Random(args.seed).sample(photos, args.max_per_dir))
+        jobs += [(src, p) for p in photos]
+    if not jobs:
+        dirs = ", ".join(map(str, args.dirs))
+        raise InputError(f"no photos found under {dirs}; give folders of JPEG/PNG faces")
+    return jobs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
         ShardWriter,
         prepare_face,
         skip_reason,
-        source_folder,
         upscale_small,
     )
 
@@ -59,18 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.dirs:
         raise InputError("give folders of face photos (or --repack DATASET)")
     config = PrepareConfig(crop_size=args.crop_size, seed=args.seed)
-    jobs = []
-    for folder in args.dirs:
-        if not folder.is_dir():
-            raise InputError(f"{folder} is not a folder; give folders of face photos")
-        src = source_folder(folder)
-        photos = _list_photos(folder)
-        if args.max_per_dir and len(photos) > args.max_per_dir:
-            photos = sorted(random.Random(args.seed).sample(photos, args.max_per_dir))
-        jobs += [(src, p) for p in photos]
-    if not jobs:
-        dirs = ", ".join(map(str, args.dirs))
-        raise InputError(f"no photos found under {dirs}; give folders of JPEG/PNG faces")
+    jobs = _list_jobs(args)
     if args.out.exists() and any(args.out.iterdir()):
         raise OutputError(f"{args.out} exists and is not empty; choose a new data set folder")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,6 @@ face choice, encoding) are defined here and reused by `animate` and `render-batc
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import threading
 from pathlib import Path
 
 from reenact.errors import InputError
@@ -33,8 +30,11 @@ def add_common_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
                         "resolution (for comparison; blurrier)")
     if video:
         p.add_argument("--crf", type=int, default=18, help="x264 quality, 0 (lossless) .. 51 (default 18)")
-        p.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+        p.add_argument("--preset", default="veryfast",
+                       help="x264 preset: ultrafast, superfast, veryfast (default), faster, fast, medium, "
+                            "slow, slower, veryslow")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_max_pixels_option(p)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -108,7 +108,7 @@ def common_config(args: argparse.Namespace, **extra):
     if hasattr(args, "crf"):
         if not 0 <= args.crf <= 51:
             raise InputError(f"--crf must be in 0..51, got {args.crf}")
-        fields["encode"] = EncodeConfig(crf=args.crf, preset=args.preset)
+        fields["encode"] = EncodeConfig(crf=args.crf, preset=args.preset)  # checks the preset
     return fields | extra
 
 
@@ -149,35 +149,21 @@ def summary(result) -> str:
             f"paste {t.paste_s:.1f} s, encode {t.encode_s:.1f} s)")
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt():
-    """Ctrl-C and SIGTERM (a scheduler's preemption, `kill`) stop the work and remove temporary
-    outputs. The handler raises KeyboardInterrupt and also sets the pipeline's stop flag, which
-    the long loops check: Python drops an exception raised inside a weakref callback or __del__.
-    Handlers are restored afterwards; only in the main thread (where signal handlers live)."""
-    from reenact.pipeline import clear_stop, request_stop
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        request_stop()
-        raise KeyboardInterrupt
-
-    clear_stop()
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        clear_stop()
+def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
+    """--max-pixels, for every command that reads photos (reenact.images.max_pixels)."""
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="refuse images of more than N pixels (default 50000000, i.e. 50 megapixels; "
+                        "also $REENACT_MAX_PIXELS)")
 
 
 def run(args: argparse.Namespace) -> int:
-    with sigterm_as_interrupt():
-        return _run(args)
+    from reenact.images import is_image_path
+
+    if is_image_path(args.driver):
+        raise InputError(f"the driver {args.driver} is a still image, and reenact needs a video; to animate "
+                         "a photo without one, use `reenact animate PHOTO SCRIPT OUT` (an AU script) or "
+                         "`reenact render-batch` (AU targets)")
+    return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:

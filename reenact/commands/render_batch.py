@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import (
-    add_common_options,
-    common_config,
-    pick_device,
-    sigterm_as_interrupt,
-)
+from reenact.commands.reenact_video import add_common_options, common_config, pick_device
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -36,20 +31,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    with sigterm_as_interrupt():
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from reenact.batch import list_faces, parse_shard, read_targets, render_batch
+    from reenact.batch import check_out_dir, list_faces, parse_shard, read_targets, render_batch
+    from reenact.io_utils import check_writable_folder
     from reenact.pipeline import PipelineConfig, ReenactPipeline
 
     shard = parse_shard(args.shard)
     config = PipelineConfig(**common_config(args))
     faces = list_faces(args.faces)
     targets = read_targets(args.targets)
+    check_out_dir(args.out_dir, faces, targets,
+                  inputs={f"the FACES {'folder' if args.faces.is_dir() else 'list'}": args.faces,
+                          "the TARGETS file": args.targets, "the --weights file": args.weights})
+    check_writable_folder(args.out_dir)
     pipeline = ReenactPipeline.from_pretrained(args.weights, config).to(pick_device(args.device))
     mine = len(range(shard[0], len(faces), shard[1]))
     with tqdm(total=mine * len(targets), unit="image", desc="render-batch", disable=args.quiet,

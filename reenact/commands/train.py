@@ -44,15 +44,36 @@ def _load_config(args: argparse.Namespace):
 
     raw: dict = {}
     if args.config:
-        if not args.config.is_file():
-            raise InputError(f"config file {args.config} not found; give a YAML or JSON file")
-        import yaml
-
-        raw = yaml.safe_load(args.config.read_text()) or {}
+        raw = _read_config_file(args.config)
     for key, value in (("steps", args.steps), ("batch_size", args.batch_size), ("precision", args.precision)):
         if value is not None:
             raw[key] = value
-    return TrainConfig.from_dict(raw)
+    try:
+        return TrainConfig.from_dict(raw)
+    except (TypeError, ValueError) as exc:  # a nested section with unknown fields or of the wrong type
+        where = f"config {args.config}" if args.config else "training options"
+        raise InputError(f"{where}: {exc}; see the TrainConfig fields in reenact/training/") from exc
+
+
+def _read_config_file(path: Path) -> dict:
+    """A YAML/JSON mapping of TrainConfig fields; syntax errors name their line."""
+    from reenact.errors import InputError
+    from reenact.script import parse_text
+
+    if path.is_dir():
+        raise InputError(f"config {path} is a folder; give a YAML or JSON file")
+    if not path.is_file():
+        raise InputError(f"config file {path} not found; give a YAML or JSON file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config {path} is not a text file; give a YAML or JSON file") from exc
+    data, _ = parse_text(text, path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"config {path} must be a mapping of TrainConfig fields, like {{batch_size: 16}}")
+    return data
 
 
 def export(run_dir: Path, out: Path) -> int:
@@ -60,11 +81,13 @@ def export(run_dir: Path, out: Path) -> int:
 
     from reenact.errors import InputError
     from reenact.generator import Generator, GeneratorConfig, save_generator
-    from reenact.io_utils import atomic_output
+    from reenact.io_utils import atomic_output, check_distinct, check_writable
 
     ckpt = run_dir / "checkpoints" / "last.pt"
     if not ckpt.is_file():
         raise InputError(f"{run_dir} has no checkpoints/last.pt; give a run folder of `reenact train`")
+    check_distinct({"checkpoint": ckpt}, {"-o": out})
+    check_writable(out)
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     cfg = state["config"]
     g = Generator(GeneratorConfig(**cfg["generator"]))
@@ -92,6 +115,20 @@ def _grid_faces(dataset: Path, n: int = 6):
     return faces.images(pick)
 
 
+def _check_run_dir(dataset: Path, run_dir: Path, config: Path | None) -> None:
+    """Before any work: the run folder is not the data set (nor inside it, nor around it), does
+    not overwrite --config, and files can be created there."""
+    from reenact.errors import OutputError
+    from reenact.io_utils import check_distinct, check_writable_folder, is_inside
+
+    if is_inside(run_dir, dataset) or is_inside(dataset, run_dir):
+        raise OutputError(f"run folder {run_dir} and data set {dataset} overlap: the run's files would mix "
+                          "with the data; give -o a folder outside the data set")
+    files = ("config.json", "scalars.jsonl", "checkpoints/last.pt")
+    check_distinct({"--config": config}, {f"-o {name}": run_dir / name for name in files})
+    check_writable_folder(run_dir)
+
+
 def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training loop
     import torch
     from tqdm import tqdm
@@ -105,6 +142,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
         return export(args.export, args.out)
     if args.dataset is None:
         raise InputError("give the prepared DATASET folder (or --export RUN)")
+    _check_run_dir(args.dataset, args.out, args.config)
     if args.threads:
         torch.set_num_threads(args.threads)
     info = ddp.init_from_env(cpu=args.device == "cpu")
@@ -165,13 +203,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
         grid = trainer.sample_grid(grid_faces, targets)
         Image.fromarray(grid).save(run_dir / "samples" / f"step-{trainer.step:06d}.png")
 
-    import signal
-
-    def stop(signum, frame):  # `kill` (and Ctrl-C in a background job) still saves a checkpoint
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Ctrl-C and `kill` (SIGTERM, handled by cli.main) raise KeyboardInterrupt: the finally below
+    # still saves a checkpoint.
     t_start, step0 = time.time(), trainer.step
     log_file = open(run_dir / "scalars.jsonl", "a") if info.is_main else None
     bar = tqdm(total=config.steps, initial=trainer.step, desc="train", unit="step", disable=not info.is_main)
