@@ -337,9 +337,6 @@ def _row(face: Path, target: Target, output: str | None, found: bool, reason: st
 
 def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_dir: Path, manifest,
                  summary: BatchSummary, crop: bool, progress) -> None:
-    import torch
-
-    from reenact.au import table_to_cond
     from reenact.images import load_image
     from reenact.pipeline import check_stop
 
@@ -355,14 +352,18 @@ def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_di
         if progress is not None:
             progress(len(todo))
         return
-    paster = pipeline.make_paster(src.image, src.face.landmarks, src.alignment).to(pipeline.device)
-    bs = pipeline.batch_size
-    for start in range(0, len(todo), bs):
-        check_stop()
-        chunk = todo[start:start + bs]
-        cond = torch.from_numpy(table_to_cond(np.stack([t.values for t in chunk]))).to(pipeline.device)
-        color, attention = pipeline.generate(paster.face_crop, cond)
-        images = _crops(paster, color, attention) if crop else paster.paste(color, attention)
+    from reenact.model.editor import render_batches
+
+    editor = pipeline.editor
+    prepared = editor.prepare(src)
+    targets = np.stack([t.values for t in todo])
+    batches = render_batches(editor, prepared, targets, batch_size=pipeline.batch_size,
+                             precision=pipeline.precision, check_stop=check_stop)
+    for start, batch in batches:
+        chunk = todo[start:start + len(batch.regions)]
+        if crop and batch.crops is None:
+            raise InputError(f"the {editor.name} model makes no aligned crops; render without --crop")
+        images = batch.crops if crop else prepared.assemble(batch.regions)
         for target, image in zip(chunk, images, strict=True):
             name = f"{key}__{target.name}.png"
             _write_png(image, out_dir / name)
@@ -371,13 +372,6 @@ def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_di
             summary.rendered += 1
         if progress is not None:
             progress(len(chunk))
-
-
-def _crops(paster, color, attention) -> np.ndarray:
-    from reenact.generator import compose
-
-    out = compose(paster.face_crop.float(), color.float(), attention.float())  # (B, 3, S, S) [-1, 1]
-    return ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _write_png(image: np.ndarray, path: Path) -> None:

@@ -1,7 +1,8 @@
 """The reenactment pipeline: one photo + a driving video (or an AU trajectory) -> a video.
 
-``ReenactPipeline`` is built from its components (a face-tracker factory, a driver AU extractor, a
-smoother, the generator G and a paster factory); any of them can be swapped. Calling it runs
+``ReenactPipeline`` is built from its components (a face editor, i.e. the model, see
+``reenact.model.editor``; a face-tracker factory, a driver AU extractor and a smoother); any of them
+can be swapped. Calling it runs
 numbered steps, each a named method:
 
 1. ``check_inputs``   read the source photo, probe the driver, check the outputs can be written
@@ -9,7 +10,7 @@ numbered steps, each a named method:
 3. ``track``          pass 1 over the driver: decode -> track -> per-frame AUs (an ``AUTrack``)
 4. ``smooth``         gap policy + temporal smoothing; the driver's neutral baseline
 5. ``transfer``       the source's target AUs per frame (relative / absolute, strength, groups)
-6. ``render``         pass 2: G in batches -> paste-back at full resolution -> encode
+6. ``render``         pass 2: the editor in batches (``render_batches``) -> frames -> encode
 
 Memory stays flat on long videos: pass 1 keeps only the AU track (T x 23 floats); pass 2 never
 decodes the driver (except for ``--preview``) and streams batches through bounded queues, with
@@ -17,7 +18,7 @@ generation + paste in the calling thread and frame assembly + encoding in a writ
 itself is a separate process), so the stages overlap.
 
 Precision: bf16 autocast on CUDA, and on CPUs with native bf16 (AMX / AVX512-BF16; checked once
-with a probe); fp32 otherwise. ``pipeline.to(device)`` moves G.
+with a probe); fp32 otherwise. ``pipeline.to(device)`` moves the editor's networks.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.align import Alignment, align_face
-from reenact.au import TABLE_AU_NAMES, table_to_cond
+from reenact.align import align_face
+from reenact.au import TABLE_AU_NAMES
 from reenact.aus import AUTrack, aus_from_face
 from reenact.encode import EncodeConfig, VideoWriter
 from reenact.errors import InputError, NoFaceError, OutputError, WeightsError
@@ -45,9 +46,11 @@ from reenact.generator import Generator
 # clear_stop and request_stop are re-exported for code that imports them from here.
 from reenact.interrupt import check_stop, clear_stop, request_stop  # noqa: F401
 from reenact.memory import trim_heap
-from reenact.paste import PasteConfig, Paster
+from reenact.model.editor import FaceEditor, SourceFace, render_batches
+from reenact.model.ganimation import GanimationEditor
+from reenact.paste import PasteConfig
 from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
-from reenact.tracking import FaceObservation, FaceTracker, TrackerConfig
+from reenact.tracking import FaceTracker, TrackerConfig
 from reenact.transfer import TransferConfig, transfer_aus
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -79,25 +82,6 @@ class PipelineConfig:
             raise InputError(f"max_frames must be >= 1, got {self.max_frames}")
 
 
-@dataclass(frozen=True, eq=False)
-class SourceFace:
-    """The source photo with its selected face, aligned once.
-
-    Attributes:
-        image: (H, W, 3) uint8 RGB photo.
-        face: the selected face's observation (landmarks in photo pixels).
-        alignment: photo <-> canonical crop transforms.
-        aus: (23,) float32 AUs of the source face, ``TABLE_AU_NAMES`` order.
-        n_faces: how many faces the photo shows.
-    """
-
-    image: np.ndarray
-    face: FaceObservation
-    alignment: Alignment
-    aus: np.ndarray
-    n_faces: int
-
-
 @dataclass
 class StageTimings:
     """Wall-clock seconds per stage of one run (stages overlap in pass 2, so they do not sum to
@@ -106,12 +90,19 @@ class StageTimings:
     decode_s: float = 0.0  # decoding the driver (pass 1)
     track_s: float = 0.0  # MediaPipe tracking + AUs (pass 1)
     smooth_s: float = 0.0  # gap policy, smoothing, neutral baseline, transfer
-    generate_s: float = 0.0  # G forward passes
-    paste_s: float = 0.0  # warping + composing at full resolution
+    generate_s: float = 0.0  # networks' forward passes (G, the refiner)
+    warp_s: float = 0.0  # rig + warping the photo (warp-guided models)
+    paste_s: float = 0.0  # composing at full resolution
     encode_s: float = 0.0  # frame assembly + handing frames to ffmpeg (incl. waiting on it)
     setup_s: float = 0.0  # reading the source, finding and aligning its face
     total_s: float = 0.0  # the whole call, wall clock
     n_frames: int = 0
+
+    def add(self, seconds: dict[str, float]) -> None:
+        """Add an editor's per-part seconds ("generate", "warp", "paste") to the stage totals."""
+        for part, value in seconds.items():
+            name = f"{part}_s"
+            setattr(self, name, getattr(self, name) + value)
 
     @property
     def fps(self) -> float:
@@ -165,7 +156,6 @@ class ReenactOutput:
 TrackerFactory = Callable[[bool], FaceTracker]
 Extractor = Callable[[Iterable[np.ndarray], float], AUTrack]
 Smoother = Callable[[AUTrack], AUTrack]
-PasterFactory = Callable[[np.ndarray, np.ndarray, Alignment], Paster]
 
 
 def registered_generator_path() -> Path:
@@ -216,26 +206,26 @@ class ReenactPipeline:
     """Reenact one source photo with a driving video or an AU trajectory.
 
     Args:
-        generator: the trained G (``reenact.generator.load_generator``).
+        editor: the face model (``reenact.model.editor.FaceEditor``); a bare GANimation
+            ``Generator`` is wrapped in a ``GanimationEditor`` with ``config.paste``.
         config: options of every stage.
         make_tracker: ``make_tracker(video) -> FaceTracker`` for the source photo (video=False).
         extractor: ``extractor(frame_chunks, fps) -> AUTrack``: tracks the driver and measures
             its AUs (pass 1); default ``reenact.extract.track_clip`` with the driver's face choice
             (single-face VIDEO tracking when the clip shows one face).
         smoother: ``smoother(raw_track) -> AUTrack`` (gap policy + smoothing).
-        make_paster: ``make_paster(image, landmarks, alignment) -> Paster``.
     """
 
-    def __init__(self, generator: Generator, config: PipelineConfig = PipelineConfig(), *,
+    def __init__(self, editor: FaceEditor | Generator, config: PipelineConfig = PipelineConfig(), *,
                  make_tracker: TrackerFactory | None = None, extractor: Extractor | None = None,
-                 smoother: Smoother | None = None, make_paster: PasterFactory | None = None):
-        self.generator = generator.eval().to(memory_format=torch.channels_last)  # faster convs
+                 smoother: Smoother | None = None):
+        if isinstance(editor, Generator):
+            editor = GanimationEditor(editor, config.paste)
+        self.editor = editor
         self.config = config
         self.make_tracker = make_tracker or self._default_tracker
         self.extractor = extractor or self._default_extractor
         self.smoother = smoother or (lambda track: smooth_track(track, config.smoothing))
-        self.make_paster = make_paster or (lambda img, lm, al: Paster(img, lm, al, config.paste))
-        self.device = next(generator.parameters()).device
         self._bf16: bool | None = None
 
     def _default_extractor(self, chunks: Iterable[np.ndarray], fps: float) -> AUTrack:
@@ -256,16 +246,21 @@ class ReenactPipeline:
 
     @classmethod
     def from_pretrained(cls, weights: str | os.PathLike | None = None,
-                        config: PipelineConfig = PipelineConfig(), **components) -> ReenactPipeline:
-        """A pipeline with G loaded from ``weights`` (default: the registered trained G)."""
-        from reenact.generator import load_generator
+                        config: PipelineConfig = PipelineConfig(), *, model: str | None = None,
+                        **components) -> ReenactPipeline:
+        """A pipeline with the named model (``reenact.model.registry``; default: the registered
+        default model) and its weights (default: the registered ones)."""
+        from reenact.model.registry import DEFAULT_MODEL, build_editor
 
-        path = Path(weights) if weights is not None else registered_generator_path()
-        return cls(load_generator(path), config, **components)
+        editor = build_editor(model or DEFAULT_MODEL, weights=weights, paste=config.paste)
+        return cls(editor, config, **components)
+
+    @property
+    def device(self) -> torch.device:
+        return self.editor.device
 
     def to(self, device: str | torch.device) -> ReenactPipeline:
-        self.device = torch.device(device)
-        self.generator.to(self.device)
+        self.editor.to(torch.device(device))
         self._bf16 = None
         return self
 
@@ -280,7 +275,7 @@ class ReenactPipeline:
 
     @property
     def crop_size(self) -> int:
-        return self.generator.config.image_size
+        return self.editor.crop_size
 
     @property
     def batch_size(self) -> int:
@@ -486,50 +481,34 @@ class ReenactPipeline:
         values[missing] = neutral if cfg.mode == "relative" else source_aus
         return transfer_aus(source_aus, values, neutral=neutral, config=cfg)
 
-    def generate(self, face_crop: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """G on the source crop for a batch of conditions: (1, 3, S, S), (B, 20) -> C, A."""
-        b = cond.shape[0]
-        use_bf16 = self.precision == "bf16"
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            faces = face_crop.expand(b, -1, -1, -1).contiguous(memory_format=torch.channels_last)
-            color, attention = self.generator(faces, cond)
-        return color, attention
-
     def render(self, src: SourceFace, targets: np.ndarray, fps: Fraction, out=None, *,
-               timings: StageTimings | None = None, preview=None, preview_frames=None,
+               motion: np.ndarray | None = None, timings: StageTimings | None = None, preview=None,
+               preview_frames=None,
                frames_dir: bool = False, progress: bool = False, audio_from=None, audio_codec=None,
                audio_duration_s=None) -> np.ndarray | None:
-        """Step 6 (pass 2): G in batches -> paste -> encode (or collect, or PNG frames).
+        """Step 6 (pass 2): the editor in batches -> frames -> encode (or collect, or PNG frames).
+
+        ``motion`` (T, 478, 3) optional canonical landmark displacements for warp-guided editors.
 
         Returns:
             (T, H, W, 3) uint8 frames when ``out`` is None, else None.
         """
         timings = timings if timings is not None else StageTimings()
-        paster = self.make_paster(src.image, src.face.landmarks, src.alignment).to(self.device)
-        cond_all = torch.from_numpy(table_to_cond(targets))
-        bs = self.batch_size
+        prepared = self.editor.prepare(src)
         h, w = src.image.shape[:2]
         bar = _bar(progress, len(targets), "rendering")
         sink = _make_sink(out, frames_dir, width=w, height=h, fps=fps, audio_from=audio_from,
                           audio_codec=audio_codec, audio_duration_s=audio_duration_s,
                           encode=self.config.encode, preview=preview, preview_frames=preview_frames)
-        with sink, _Worker(sink.write, self.config.queue_depth, paster.assemble) as worker:
-            for start in range(0, len(targets), bs):
-                check_stop()
-                t = time.perf_counter()
-                cond = cond_all[start:start + bs].to(self.device)
-                color, attention = self.generate(paster.face_crop, cond)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                t1 = time.perf_counter()
-                regions = paster.paste_regions(color, attention).cpu().numpy()
-                t2 = time.perf_counter()
-                timings.generate_s += t1 - t
-                timings.paste_s += t2 - t1
-                worker.put(regions)
+        batches = render_batches(self.editor, prepared, targets, batch_size=self.batch_size, motion=motion,
+                                 precision=self.precision, check_stop=check_stop)
+        with sink, _Worker(sink.write, self.config.queue_depth, prepared.assemble) as worker:
+            for _, batch in batches:
+                timings.add(batch.seconds)
+                worker.put(batch.regions)
                 trim_heap()
                 if bar is not None:
-                    bar.update(len(regions))
+                    bar.update(len(batch.regions))
         timings.encode_s += worker.seconds
         _close(bar)
         return sink.result()

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     frames_dir = args.out.suffix.lower() != ".mp4"
     _check_paths(args, frames_dir=frames_dir)
     script = load_script(args.script, fps=args.fps)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config).to(pick_device(args.device))
+    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
+    pipeline = pipeline.to(pick_device(args.device))
     result = pipeline.animate(args.source, script.values, script.fps, args.out, frames_dir=frames_dir,
                               progress=not args.quiet, relative=args.relative or script.relative)
     if not args.quiet:

@@ -14,8 +14,12 @@ from reenact.errors import InputError
 
 def add_common_options(p: argparse.ArgumentParser, *, video: bool = True) -> None:
     """Options every rendering command shares."""
+    from reenact.model.registry import DEFAULT_MODEL, MODELS
+
+    p.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
+                   help=f"face model (default {DEFAULT_MODEL}); none renders the photo unchanged")
     p.add_argument("--weights", type=Path, default=None, metavar="PATH",
-                   help="generator weights (.safetensors); default: the trained G registered in "
+                   help="the model's weights (.safetensors); default: those registered in "
                         "weights/manifest.json")
     p.add_argument("--face-index", type=int, default=None, metavar="K",
                    help="animate the K-th face of the photo from the left (0-based); default: the largest")
@@ -138,7 +142,7 @@ def build_pipeline(args: argparse.Namespace, config):
     from reenact.pipeline import ReenactPipeline
 
     device = pick_device(args.device)
-    return ReenactPipeline.from_pretrained(args.weights, config).to(device)
+    return ReenactPipeline.from_pretrained(args.weights, config, model=args.model).to(device)
 
 
 def summary(result) -> str:

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
                   inputs={f"the FACES {'folder' if args.faces.is_dir() else 'list'}": args.faces,
                           "the TARGETS file": args.targets, "the --weights file": args.weights})
     check_writable_folder(args.out_dir)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config).to(pick_device(args.device))
+    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
+    pipeline = pipeline.to(pick_device(args.device))
     mine = len(range(shard[0], len(faces), shard[1]))
     with tqdm(total=mine * len(targets), unit="image", desc="render-batch", disable=args.quiet,
               dynamic_ncols=True) as bar:
