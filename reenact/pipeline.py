@@ -167,11 +167,10 @@ def registered_generator_path() -> Path:
     from reenact.weights import MANIFEST_PATH, fetch, load_manifest
 
     names = sorted(n for n, e in load_manifest().items()
-                   if e.file.endswith(".safetensors") and not n.startswith("media/"))
+                   if e.file.endswith(".safetensors") and n.startswith("generator"))
     if not names:
         raise WeightsError(f"no trained generator is registered in {MANIFEST_PATH}; pass --weights PATH")
-    # "generator" first, then other generator* entries, then anything else registered
-    preferred = sorted(names, key=lambda n: (n != "generator", not n.startswith("generator"), n))[0]
+    preferred = sorted(names, key=lambda n: (n != "generator", n))[0]  # "generator" first
     return fetch(preferred, quiet=True)
 
 

@@ -1,11 +1,11 @@
 """Named face models: ``build_editor("ganimation")`` and friends, for the CLI, eval and the API.
 
 Names:
-- ``none``: the do-nothing reference (every frame is the source photo).
+- ``warp``: the warp-guided model without a refiner: the AU rig moves the photo's own pixels
+  (``rig``: its .safetensors, default the registered ``rig``).
 - ``ganimation``: GANimation's generator repainting the 128 crop (``weights``: its .safetensors,
   default the registered ``generator``).
-
-Warp-guided models register here too once they exist (``MODELS``).
+- ``none``: the do-nothing reference (every frame is the source photo).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from reenact.model.editor import FaceEditor, IdentityEditor
 from reenact.paste import PasteConfig
 
 
-def _ganimation(weights: str | os.PathLike | None, paste: PasteConfig) -> FaceEditor:
+def _ganimation(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
     from reenact.generator import load_generator
     from reenact.model.ganimation import GanimationEditor
     from reenact.pipeline import registered_generator_path
@@ -28,12 +28,28 @@ def _ganimation(weights: str | os.PathLike | None, paste: PasteConfig) -> FaceEd
     return GanimationEditor(load_generator(path), paste)
 
 
-def _none(weights: str | os.PathLike | None, paste: PasteConfig) -> FaceEditor:
+def _none(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
     return IdentityEditor()
 
 
-#: name -> builder(weights, paste) of every model reenact can run.
-MODELS: dict[str, Callable[[str | os.PathLike | None, PasteConfig], FaceEditor]] = {
+def load_registered_rig(rig: str | os.PathLike | None = None):
+    """The AU rig at ``rig``, or the registered one."""
+    from reenact.model.rig import load_rig
+    from reenact.weights import fetch
+
+    return load_rig(Path(rig) if rig is not None else fetch("rig", quiet=True))
+
+
+def _warp(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
+    from reenact.model.warp_editor import WarpEditor
+
+    return WarpEditor(load_registered_rig(rig))
+
+
+Builder = Callable[[str | os.PathLike | None, PasteConfig, str | os.PathLike | None], FaceEditor]
+#: name -> builder(weights, paste, rig) of every model reenact can run.
+MODELS: dict[str, Builder] = {
+    "warp": _warp,
     "ganimation": _ganimation,
     "none": _none,
 }
@@ -41,7 +57,7 @@ DEFAULT_MODEL = "ganimation"
 
 
 def build_editor(name: str = DEFAULT_MODEL, *, weights: str | os.PathLike | None = None,
-                 paste: PasteConfig = PasteConfig()) -> FaceEditor:
+                 paste: PasteConfig = PasteConfig(), rig: str | os.PathLike | None = None) -> FaceEditor:
     """The face model called ``name`` (see the module docstring), on the CPU.
 
     Raises:
@@ -49,4 +65,4 @@ def build_editor(name: str = DEFAULT_MODEL, *, weights: str | os.PathLike | None
     """
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](weights, paste)
+    return MODELS[name](weights, paste, rig)

@@ -1,0 +1,101 @@
+"""Layered eye and mouth interiors for the warp: what a real lid and a real jaw do.
+
+MediaPipe's mesh closes the eyes and the mouth with thin triangles; warping over those would
+squeeze the eyeball into a line when a lid closes and stretch the teeth when the mouth opens.
+Instead the interiors get extra ("virtual") vertices, recomputed for every frame:
+
+- Eyes: the visible part of the eye is anchored to the LOWER lid. When the upper lid comes down,
+  it covers the eye; what stays visible is the source's eye at its own scale, seen up to the
+  lid (vertex C_i sits on the moved upper lid but samples the source at the same height above
+  the lower lid). Opening wider than the source stretches it (nothing new can be shown).
+- Mouth: the upper teeth stay with the upper lip, the lower teeth with the lower lip. The source
+  interior is split at its middle: the upper half moves with the upper lip unscaled (band
+  between the inner upper lip and vertex A_i), the lower half with the lower lip (between B_i and
+  the inner lower lip). When the mouth opens beyond the source, the band between A_i and B_i is
+  new: a cavity (``CAVITY``), which samples the source's middle line and is painted over (dark,
+  or by the refiner). When it closes, the lips cover the teeth from both sides.
+
+Vertex layout of a warp: 468 mesh points, then the outer ring, then the virtual points
+(``N_VIRTUAL``: A_1..A_9, B_1..B_9 of the mouth, C_1..C_7 of the right eye, then the left).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.model import mesh as M
+
+EYE, MOUTH_UPPER, CAVITY, MOUTH_LOWER = 0, 1, 2, 3
+_MOUTH_COLS = len(M.LIPS_INNER_UPPER) - 2  # 9 interior columns
+_EYE_COLS = len(M.RIGHT_EYE_UPPER) - 2  # 7
+N_VIRTUAL = 2 * _MOUTH_COLS + 2 * _EYE_COLS
+
+
+def _quads(top: list[int], bottom: list[int]) -> list[tuple[int, int, int]]:
+    """Triangles of the band between two runs of vertices (same length), skipping degenerate ones."""
+    tris = []
+    for i in range(len(top) - 1):
+        for t in ((top[i], top[i + 1], bottom[i]), (top[i + 1], bottom[i + 1], bottom[i])):
+            if len(set(t)) == 3:
+                tris.append(t)
+    return tris
+
+
+def interior_triangles(first_virtual: int) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 3) triangles of the layered interiors and their (K,) labels (EYE, MOUTH_UPPER, ...).
+
+    ``first_virtual`` is the index of the first virtual vertex (468 + the ring's points).
+    """
+    a0, b0 = first_virtual, first_virtual + _MOUTH_COLS
+    up, lo = list(M.LIPS_INNER_UPPER), list(M.LIPS_INNER_LOWER)
+    a = [up[0]] + list(range(a0, a0 + _MOUTH_COLS)) + [up[-1]]
+    b = [lo[0]] + list(range(b0, b0 + _MOUTH_COLS)) + [lo[-1]]
+    tris, labels = [], []
+    for band, label in ((_quads(up, a), MOUTH_UPPER), (_quads(a, b), CAVITY), (_quads(b, lo), MOUTH_LOWER)):
+        tris += band
+        labels += [label] * len(band)
+    c0 = first_virtual + 2 * _MOUTH_COLS
+    eyes = ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER))
+    for k, (eu, el) in enumerate(eyes):
+        start = c0 + k * _EYE_COLS
+        c = [eu[0]] + list(range(start, start + _EYE_COLS)) + [eu[-1]]
+        band = _quads(c, list(el))
+        tris += band
+        labels += [EYE] * len(band)
+    return np.array(tris, np.int64), np.array(labels, np.int64)
+
+
+def _columns(points: np.ndarray, upper, lower) -> tuple[np.ndarray, np.ndarray]:
+    return points[..., list(upper[1:-1]), :], points[..., list(lower[1:-1]), :]
+
+
+def interior_points(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Source and destination positions of the virtual vertices.
+
+    Args:
+        src: (468+, 2) source mesh points (pixels).
+        dst: (B, 468+, 2) destination mesh points.
+
+    Returns:
+        (B, N_VIRTUAL, 2) source positions, (B, N_VIRTUAL, 2) destination positions.
+    """
+    b = dst.shape[0]
+    src_b = np.broadcast_to(src, (b,) + src.shape)
+    s_up, s_lo = _columns(src_b, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
+    d_up, d_lo = _columns(dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
+    hs = np.linalg.norm(s_lo - s_up, axis=-1, keepdims=True)
+    hd = np.linalg.norm(d_lo - d_up, axis=-1, keepdims=True)
+    k = np.minimum(hs, hd) / 2.0
+    fs, fd = k / np.maximum(hs, 1e-9), k / np.maximum(hd, 1e-9)
+    src_a, src_b2 = s_up + (s_lo - s_up) * fs, s_lo - (s_lo - s_up) * fs
+    dst_a, dst_b = d_up + (d_lo - d_up) * fd, d_lo - (d_lo - d_up) * fd
+    src_v, dst_v = [src_a, src_b2], [dst_a, dst_b]
+    for upper, lower in ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER)):
+        s_u, s_l = _columns(src_b, upper, lower)
+        d_u, d_l = _columns(dst, upper, lower)
+        hs = np.linalg.norm(s_l - s_u, axis=-1, keepdims=True)
+        hd = np.linalg.norm(d_l - d_u, axis=-1, keepdims=True)
+        seen = np.minimum(hd, hs) / np.maximum(hs, 1e-9)  # fraction of the source eye still visible
+        src_v.append(s_l + (s_u - s_l) * seen)  # anchored to the lower lid
+        dst_v.append(d_u)
+    return np.concatenate(src_v, 1), np.concatenate(dst_v, 1)

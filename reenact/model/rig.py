@@ -1,0 +1,271 @@
+"""The AU rig: an AU change -> a displacement of the 478 landmarks in the canonical face frame.
+
+A linear blendshape rig, fitted by ``reenact.training.rig`` (``reenact fit-rig``) on same-person
+pairs (talking clips, posed photo sets) with head pose regressed out::
+
+    displacement = sum_k  max(d_k, 0) * raise_bases[k] + min(d_k, 0) * lower_bases[k]
+    d = c_target - c_source                                              (478, 3), canonical units
+
+with c the conditioning layout (``reenact.au.COND_NAMES``: 17 AUs, AU12/AU14/AU45 split into the
+subject's left and right). ``lower_bases`` are the regression's own displacements per AU unit (what
+real faces do, used to undo an expression the photo shows); ``raise_bases`` are the same scaled
+per AU by a closed-loop calibration (warped faces re-measured by the AU extractor), because a
+warp alone shows a muscle less clearly than a real face does (no bulging, no new teeth). The rig
+also carries the mean canonical face and the weights of the rigid points used to put a face into
+the canonical frame (``reenact.model.mesh.fit_pose``).
+
+``constrain`` keeps a moved face physically possible: the upper lid stops at the lower lid, the
+lips never pass through each other, and no mesh triangle turns over (folds) in the photo.
+
+Stored as safetensors (``bases`` and ``lower_bases`` (20, 478, 3), ``mean`` (478, 3),
+``rigid_weights`` (478,), float32) with the cond names, the calibration gains and the fit
+statistics in the metadata (format ``reenact-rig-v1``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reenact.au import COND_NAMES
+from reenact.errors import WeightsError
+from reenact.model import mesh as M
+
+RIG_FORMAT = "reenact-rig-v1"
+# Pairs (upper, lower) that must keep their order along y (down) in the canonical frame.
+_LID_PAIRS = tuple(zip(M.RIGHT_EYE_UPPER[1:-1], M.RIGHT_EYE_LOWER[1:-1], strict=True)) + tuple(
+    zip(M.LEFT_EYE_UPPER[1:-1], M.LEFT_EYE_LOWER[1:-1], strict=True))
+_LIP_PAIRS = tuple(zip(M.LIPS_INNER_UPPER[1:-1], M.LIPS_INNER_LOWER[1:-1], strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class AURig:
+    """Linear AU -> landmark rig in the canonical face frame.
+
+    Attributes:
+        bases: (20, 478, 3) float32 displacement per unit rise of each ``COND_NAMES`` value.
+        mean: (478, 3) float32 mean face in the canonical frame (the pose-fit reference).
+        lower_bases: (20, 478, 3) float32 displacement per unit fall; None: ``bases``.
+        rigid_weights: (478,) float32 weights of the points that define head pose.
+        metadata: fit statistics and provenance (strings).
+    """
+
+    bases: np.ndarray
+    mean: np.ndarray
+    rigid_weights: np.ndarray
+    metadata: dict[str, str] = field(default_factory=dict)
+    lower_bases: np.ndarray | None = None
+
+    def pose(self, landmarks: np.ndarray) -> M.FacePose:
+        """Head pose of a face: the similarity from the canonical frame to its (478, 3) landmarks."""
+        return M.fit_pose(landmarks, self.mean, self.rigid_weights)
+
+    def displacement(self, delta_cond: np.ndarray) -> np.ndarray:
+        """(B, 20) change of the conditioning vector -> (B, 478, 3) canonical displacement."""
+        delta = np.asarray(delta_cond, np.float32)
+        lower = self.bases if self.lower_bases is None else self.lower_bases
+        return (np.einsum("bk,kvc->bvc", np.maximum(delta, 0.0), self.bases, optimize=True)
+                + np.einsum("bk,kvc->bvc", np.minimum(delta, 0.0), lower, optimize=True))
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.numpy import save_file
+
+        meta = {"format": RIG_FORMAT, "cond_names": json.dumps(list(COND_NAMES)), **self.metadata}
+        lower = self.bases if self.lower_bases is None else self.lower_bases
+        tensors = {"bases": self.bases, "lower_bases": lower, "mean": self.mean,
+                   "rigid_weights": self.rigid_weights}
+        save_file({k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}, str(path),
+                  metadata=meta)
+
+
+def load_rig(path: str | Path) -> AURig:
+    """Read a rig written by ``AURig.save``.
+
+    Raises:
+        WeightsError: missing or unreadable file, or not a reenact rig for this AU layout.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"AU rig {path} not found; run `make setup` or pass --rig PATH")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != RIG_FORMAT or json.loads(meta.get("cond_names", "[]")) != list(COND_NAMES):
+        raise WeightsError(f"{path} is not a reenact AU rig for this AU layout "
+                           f"(format={meta.get('format')!r})")
+    other = {k: v for k, v in meta.items() if k not in ("format", "cond_names")}
+    return AURig(bases=tensors["bases"], mean=tensors["mean"], rigid_weights=tensors["rigid_weights"],
+                 metadata=other, lower_bases=tensors.get("lower_bases"))
+
+
+@dataclass(frozen=True)
+class ConstraintConfig:
+    """How far a moved face may go."""
+
+    lid_gap: float = 0.04  # smallest upper-to-lower lid distance, canonical units (~0.6 % of IOD)
+    lip_gap: float = 0.04  # smallest inner-lip distance
+    fold_tolerance: float = 0.0  # pixels a mesh triangle may tip over (0: every one keeps its winding)
+
+
+def constrain(source: np.ndarray, target: np.ndarray, config: ConstraintConfig = ConstraintConfig()
+              ) -> np.ndarray:
+    """Keep moved faces possible: lids and lips stop at each other, in the canonical frame.
+
+    Args:
+        source: (478, 3) the source face in the canonical frame.
+        target: (B, 478, 3) moved faces in the canonical frame.
+
+    Returns:
+        (B, 478, 3) target with each upper lid point at least ``lid_gap`` above its lower
+        partner (y down; the upper lid is the one that stops) and each upper inner-lip point
+        ``lip_gap`` above its lower partner (both give way); where the source is already closed
+        tighter than that, its own gap is the limit.
+    """
+    out = np.array(target, np.float64, copy=True)
+    # a closing lid is the upper one coming down: it stops, the lower lid stays; lips share it
+    for pairs, gap, upper_share in ((_LID_PAIRS, config.lid_gap, 1.0), (_LIP_PAIRS, config.lip_gap, 0.5)):
+        up, lo = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        src_gap = source[lo, 1] - source[up, 1]
+        least = np.minimum(gap, np.maximum(src_gap, 0.0))
+        excess = np.maximum((out[:, up, 1] + least) - out[:, lo, 1], 0.0)  # > 0: upper passed lower
+        out[:, up, 1] -= excess * upper_share
+        out[:, lo, 1] += excess * (1.0 - upper_share)
+    return out
+
+
+EYE_SIDES = ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER))  # subject R, L
+
+
+def lid_openness(source_blink: np.ndarray, target_blink: np.ndarray) -> np.ndarray:
+    """(B, 2) wanted lid gap relative to the gap without blinking, per eye (subject's right,
+    left), from the source's (2,) and the targets' (B, 2) AU45 values: (1 - target) / (1 - source),
+    at most 1.5 (an eye closed in the photo can only be stretched open)."""
+    return np.clip((1.0 - target_blink) / np.maximum(1.0 - source_blink, 1e-3), 0.0, 1.5)
+
+
+def set_lid_openness(moved: np.ndarray, unblinked: np.ndarray, openness: np.ndarray, *,
+                     min_gap: float = 0.04) -> np.ndarray:
+    """Put each upper-lid contour point at ``openness`` x its gap to the lower lid.
+
+    A linear basis cannot close an eye exactly (eyes differ in size); the lid gap is set here
+    instead. Args: moved (B, 478, 3) the rigged faces; unblinked (B, 478, 3) the same without the
+    AU45 change (its lid gap is the one scaled); openness (B, 2) from ``lid_openness``.
+    """
+    out = np.array(moved, np.float64, copy=True)
+    for side, (upper, lower) in enumerate(EYE_SIDES):
+        up, lo = list(upper[1:-1]), list(lower[1:-1])
+        gap = np.maximum(unblinked[:, lo, 1] - unblinked[:, up, 1], 0.0)  # (B, 7)
+        want = np.maximum(openness[:, side:side + 1] * gap, np.minimum(min_gap, gap))
+        out[:, up, 1] = out[:, lo, 1] - want
+    return out
+
+
+def mesh_neighbours(triangles: np.ndarray, n_vertices: int, *, skip: np.ndarray | None = None):
+    """Row-normalised (V, V) sparse matrix averaging each vertex's mesh neighbours.
+
+    ``skip`` (M,) bool leaves out triangles (the eye and mouth closures), so that the upper and
+    lower lids and lips are not neighbours across the gap.
+    """
+    from scipy import sparse
+
+    tris = triangles if skip is None else triangles[~skip]
+    i = np.concatenate([tris[:, 0], tris[:, 1], tris[:, 2], tris[:, 1], tris[:, 2], tris[:, 0]])
+    j = np.concatenate([tris[:, 1], tris[:, 2], tris[:, 0], tris[:, 0], tris[:, 1], tris[:, 2]])
+    adj = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n_vertices, n_vertices)).tocsr()
+    adj.data[:] = 1.0
+    deg = np.asarray(adj.sum(1)).ravel()
+    return sparse.diags(1.0 / np.maximum(deg, 1.0)) @ adj
+
+
+def folded(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, orientation: np.ndarray, *,
+           tolerance: float = 0.0, ignore: np.ndarray | None = None) -> np.ndarray:
+    """(B, M) bool: triangles that the move turns over, with respect to their frontal winding
+    ``orientation`` (``FaceMesh``): its signed height over its longest edge (2 x area / edge)
+    falls to ``-tolerance`` pixels or below (0: any loss of positive area). Only triangles seen
+    the right way round in the source count (one the tracker already folded, e.g. at a smiling
+    mouth's corner, may unfold), and never those in ``ignore`` (the eye and mouth closures,
+    which the lid and lip constraints handle).
+    """
+    from reenact.model.warp import triangle_areas
+
+    src = np.asarray(source_xy, np.float64)
+    check = triangle_areas(src, triangles) * orientation > 0  # (M,)
+    if ignore is not None:
+        check &= ~ignore
+    dst = np.asarray(target_xy, np.float64)
+    p = dst[..., triangles, :]  # (B, M, 3, 2)
+    edge = np.linalg.norm(p - np.roll(p, 1, axis=-2), axis=-1).max(-1)  # (B, M)
+    height = 2.0 * triangle_areas(dst, triangles) * orientation / np.maximum(edge, 1e-9)
+    return check & (height <= -tolerance)
+
+
+def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, orientation: np.ndarray,
+           *, tolerance: float = 0.0, ignore: np.ndarray | None = None, iterations: int = 40) -> np.ndarray:
+    """Remove folds from moved meshes, locally first, globally if needed.
+
+    Each folded triangle's vertices are pulled halfway to the triangle's mean displacement (a
+    translated triangle keeps its source area and winding), repeated while any triangle folds;
+    what still folds afterwards is fixed by scaling that face's whole displacement down
+    (``fold_free_scale``).
+
+    Args:
+        source_xy: (V, 2). target_xy: (B, V, 2).
+
+    Returns:
+        (B, V, 2) fold-free targets.
+    """
+    disp = np.array(target_xy, np.float64) - source_xy[None]
+    for _ in range(iterations):
+        bad = folded(source_xy, source_xy[None] + disp, triangles, orientation, tolerance=tolerance,
+                     ignore=ignore)
+        if not bad.any():
+            break
+        frame, tri = np.nonzero(bad)
+        verts = triangles[tri]  # (K, 3)
+        mean = disp[frame[:, None], verts].mean(1)  # (K, 2)
+        pull = np.zeros_like(disp)
+        count = np.zeros(disp.shape[:2])
+        np.add.at(pull, (np.repeat(frame, 3), verts.ravel()), np.repeat(mean, 3, axis=0))
+        np.add.at(count, (np.repeat(frame, 3), verts.ravel()), 1.0)
+        hit = count > 0
+        disp[hit] = 0.5 * disp[hit] + 0.5 * pull[hit] / count[hit][:, None]
+    target = source_xy[None] + disp
+    scale = fold_free_scale(source_xy, target, triangles, orientation, tolerance=tolerance, ignore=ignore)
+    return source_xy[None] + scale[:, None, None] * disp
+
+
+def fold_free_scale(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray,
+                    orientation: np.ndarray, *, tolerance: float = 0.0, ignore: np.ndarray | None = None,
+                    steps: int = 8) -> np.ndarray:
+    """Largest t in [0, 1] per face such that ``source + t * (target - source)`` folds no triangle.
+
+    "Folds" as in ``folded``.
+
+    Args:
+        source_xy: (V, 2) source points (photo pixels). target_xy: (B, V, 2).
+        triangles: (M, 3). orientation: (M,) frontal winding. ignore: (M,) bool or None.
+
+    Returns:
+        (B,) float64 scale factors (1.0 where nothing folds).
+    """
+    def ok(t: np.ndarray) -> np.ndarray:
+        pts = source_xy[None] + t[:, None, None] * (target_xy - source_xy[None])
+        return ~folded(source_xy, pts, triangles, orientation, tolerance=tolerance, ignore=ignore).any(1)
+
+    b = len(target_xy)
+    full = ok(np.ones(b))
+    lo, hi = np.zeros(b), np.ones(b)
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        good = ok(mid)
+        lo = np.where(good, mid, lo)
+        hi = np.where(good, hi, mid)
+    return np.where(full, 1.0, lo)

@@ -1,0 +1,215 @@
+"""Full-resolution piecewise-affine warp of a photo by a moved face mesh.
+
+The open face mesh (``reenact.model.mesh``), layered eye and mouth interiors
+(``reenact.model.interior``) and a strip of triangles from the face oval out to a fixed outer
+ring cover the face. Moving the vertices (their destination positions) defines a backward map:
+every destination pixel inside a destination triangle takes the source pixel at the same
+barycentric position in the source triangle. Outside the ring nothing moves, so those pixels are
+the photo's own, bit for bit.
+
+The map is rasterised (``rasterize``, pure torch, batched) on a coarse grid of the photo region
+(an integer step of pixels), upsampled bilinearly (the map is piecewise linear, so the error is
+confined to triangle edges and well under a pixel at the default step) and applied with bicubic
+sampling at full resolution (bilinear would blur the face), overshoot clamped.
+
+Conventions: region pixel coordinates have pixel centres at integers, x right, y down; a
+"field" is the backward displacement (source position - destination position) in pixels,
+(B, 2, gh, gw) on the coarse grid or (B, 2, h, w) at full resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reenact.tracking import FACE_OVAL
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    """Options of the warp."""
+
+    ring_margin: float = 0.45  # outer ring: the face oval pushed out from its centre by this factor
+    grid_step: int | None = None  # coarse field step in pixels; None: region side / 96, >= 1
+
+
+@dataclass(frozen=True, eq=False)
+class WarpGeometry:
+    """A source face's warp set-up, computed once per photo.
+
+    Attributes:
+        box: (x0, y0, x1, y1) region of the photo the warp may change (x1/y1 exclusive).
+        vertices: (468 + R, 2) float32 source positions in region pixels of the mesh points and
+            the R ring points (the interiors' virtual points follow them, per frame).
+        triangles: (M, 3) int64: the open mesh, the strip to the ring, the layered interiors.
+        labels: (M,) int64: -1 for mesh and strip, else the interior band
+            (``reenact.model.interior.EYE``, ``MOUTH_UPPER``, ``CAVITY``, ``MOUTH_LOWER``).
+        inside: (h, w) bool: region pixels inside the ring (the only ones that can change).
+        step: coarse grid step in pixels; grid size (gh, gw) with (gh - 1) * step >= h - 1.
+    """
+
+    box: tuple[int, int, int, int]
+    vertices: np.ndarray
+    triangles: np.ndarray
+    labels: np.ndarray
+    inside: np.ndarray
+    step: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        x0, y0, x1, y1 = self.box
+        return y1 - y0, x1 - x0
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        h, w = self.size
+        return -(-(h - 1) // self.step) + 1, -(-(w - 1) // self.step) + 1
+
+    @property
+    def n_ring(self) -> int:
+        return len(self.vertices) - 468
+
+
+def ring_points(landmarks: np.ndarray, margin: float) -> np.ndarray:
+    """(36, 2) fixed outer-ring points: the face oval pushed out from its centre by ``margin``."""
+    oval = np.asarray(landmarks, np.float64)[list(FACE_OVAL), :2]
+    centre = oval.mean(0)
+    return centre + (oval - centre) * (1.0 + margin)
+
+
+def strip_triangles() -> np.ndarray:
+    """(72, 3) triangles between the face oval (mesh indices) and the ring (468 + k)."""
+    n = len(FACE_OVAL)
+    tris = []
+    for k in range(n):
+        a, b = FACE_OVAL[k], FACE_OVAL[(k + 1) % n]
+        ra, rb = 468 + k, 468 + (k + 1) % n
+        tris += [(a, b, ra), (b, rb, ra)]
+    return np.array(tris, np.int64)
+
+
+def build_geometry(landmarks: np.ndarray, image_size: tuple[int, int], mesh_triangles: np.ndarray,
+                   config: WarpConfig = WarpConfig()) -> WarpGeometry:
+    """The warp set-up of a face.
+
+    Args:
+        landmarks: (478, 2|3) source landmarks in photo pixels.
+        image_size: (H, W) of the photo.
+        mesh_triangles: (N, 3) open-mesh triangles (``FaceMesh.triangles`` without closures).
+    """
+    from matplotlib.path import Path as PolyPath
+
+    from reenact.model.interior import interior_triangles
+
+    h, w = image_size
+    ring = ring_points(landmarks, config.ring_margin)
+    x0 = int(np.clip(np.floor(ring[:, 0].min()), 0, w - 1))
+    y0 = int(np.clip(np.floor(ring[:, 1].min()), 0, h - 1))
+    x1 = int(np.clip(np.ceil(ring[:, 0].max()) + 1, x0 + 1, w))
+    y1 = int(np.clip(np.ceil(ring[:, 1].max()) + 1, y0 + 1, h))
+    offset = np.array([x0, y0], np.float64)
+    vertices = np.concatenate([np.asarray(landmarks, np.float64)[:468, :2], ring]) - offset
+    rh, rw = y1 - y0, x1 - x0
+    ys, xs = np.mgrid[0:rh, 0:rw]
+    inside = PolyPath(ring - offset).contains_points(np.stack([xs.ravel(), ys.ravel()], 1)).reshape(rh, rw)
+    step = config.grid_step or max(1, round(max(rh, rw) / 96))
+    inner, inner_labels = interior_triangles(len(vertices))
+    triangles = np.concatenate([mesh_triangles, strip_triangles(), inner])
+    labels = np.concatenate([np.full(len(mesh_triangles) + len(FACE_OVAL) * 2, -1), inner_labels])
+    return WarpGeometry(box=(x0, y0, x1, y1), vertices=vertices.astype(np.float32), triangles=triangles,
+                        labels=labels, inside=inside, step=int(step))
+
+
+def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor, size: tuple[int, int],
+                   *, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Backward displacement on a grid: for each grid point, its source position - its position.
+
+    Each destination triangle maps to its source triangle by one affine map; the grid points in
+    each destination triangle's bounding box are tested with that triangle's barycentric
+    coordinates, all triangles and frames at once.
+
+    Args:
+        src: (V, 2) or (B, V, 2) source vertex positions (pixels).
+        dst: (B, V, 2) destination vertex positions (pixels).
+        triangles: (M, 3) long.
+        size: (gh, gw) of the grid; grid point (i, j) sits at pixel (j * scale, i * scale).
+        scale: pixels per grid step.
+
+    Returns:
+        field: (B, 2, gh, gw) float32, 0 where no triangle covers the point.
+        tri: (B, gh * gw) long, the covering destination triangle (-1: none).
+    """
+    b, m = dst.shape[0], triangles.shape[0]
+    gh, gw = size
+    d = dst[:, triangles].float() / scale  # (B, M, 3, 2) grid units
+    s = (src if src.dim() == 3 else src[None]).expand(b, -1, -1)[:, triangles].float()  # (B, M, 3, 2) px
+    a, e1, e2 = d[:, :, 0], d[:, :, 1] - d[:, :, 0], d[:, :, 2] - d[:, :, 0]
+    det = e1[..., 0] * e2[..., 1] - e2[..., 0] * e1[..., 1]  # (B, M)
+    ok = det.abs() > 1e-9
+    inv_det = torch.where(ok, 1.0 / torch.where(ok, det, torch.ones_like(det)), torch.zeros_like(det))
+    # (l1, l2) = inv @ (p - a) with inv = [[e2y, -e2x], [-e1y, e1x]] / det
+    s0, s1, s2 = s[:, :, 0], s[:, :, 1] - s[:, :, 0], s[:, :, 2] - s[:, :, 0]  # (B, M, 2)
+    coef = torch.cat([a, torch.stack([e2[..., 1], -e2[..., 0], -e1[..., 1], e1[..., 0]], -1)
+                      * inv_det[..., None], s0, s1, s2], -1).reshape(b * m, 12)
+    lo, hi = d.amin(2), d.amax(2)
+    xmin = lo[..., 0].ceil().clamp(0, gw - 1).long()
+    ymin = lo[..., 1].ceil().clamp(0, gh - 1).long()
+    bw = (hi[..., 0].floor().clamp(-1, gw - 1).long() - xmin + 1).clamp(min=0)
+    bh = (hi[..., 1].floor().clamp(-1, gh - 1).long() - ymin + 1).clamp(min=0)
+    count = (bw * bh * ok).flatten()  # candidate grid points per (frame, triangle)
+    owner = torch.repeat_interleave(torch.arange(b * m, device=dst.device), count)
+    local = torch.arange(owner.numel(), device=dst.device) - (torch.cumsum(count, 0) - count)[owner]
+    bw_o = bw.flatten()[owner]
+    px = xmin.flatten()[owner] + local % bw_o
+    py = ymin.flatten()[owner] + local // bw_o
+    c = coef[owner]  # (K, 12)
+    dx, dy = px.float() - c[:, 0], py.float() - c[:, 1]
+    l1 = c[:, 2] * dx + c[:, 3] * dy
+    l2 = c[:, 4] * dx + c[:, 5] * dy
+    keep = (l1 >= -1e-5) & (l2 >= -1e-5) & (l1 + l2 <= 1.0 + 1e-5)
+    l1, l2, c, px, py, owner = l1[keep], l2[keep], c[keep], px[keep], py[keep], owner[keep]
+    cell = (owner // m) * (gh * gw) + py * gw + px
+    field = torch.zeros((2, b * gh * gw), dtype=torch.float32, device=dst.device)
+    field[0, cell] = c[:, 6] + l1 * c[:, 8] + l2 * c[:, 10] - px.float() * scale
+    field[1, cell] = c[:, 7] + l1 * c[:, 9] + l2 * c[:, 11] - py.float() * scale
+    tri = torch.full((b * gh * gw,), -1, dtype=torch.long, device=dst.device)
+    tri[cell] = owner % m
+    return field.view(2, b, gh, gw).permute(1, 0, 2, 3).contiguous(), tri.view(b, gh * gw)
+
+
+def upsample_field(field: torch.Tensor, step: int, size: tuple[int, int]) -> torch.Tensor:
+    """(B, 2, gh, gw) coarse field at an integer step -> (B, 2, h, w) at full resolution."""
+    if step == 1:
+        return field[..., : size[0], : size[1]]
+    gh, gw = field.shape[-2:]
+    full = F.interpolate(field, size=((gh - 1) * step + 1, (gw - 1) * step + 1), mode="bilinear",
+                         align_corners=True)
+    return full[..., : size[0], : size[1]]
+
+
+def sample(image: torch.Tensor, field: torch.Tensor, *, mode: str = "bicubic") -> torch.Tensor:
+    """Backward-warp ``image`` (1|B, C, h, w) by a full-resolution field (B, 2, h, w).
+
+    Values are clamped to the input's range (bicubic overshoots at edges).
+    """
+    b, _, h, w = field.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=field.device, dtype=field.dtype),
+                            torch.arange(w, device=field.device, dtype=field.dtype), indexing="ij")
+    x = (xs + field[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    y = (ys + field[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([x, y], -1)  # (B, h, w, 2)
+    src = image.expand(b, -1, -1, -1) if image.shape[0] == 1 else image
+    out = F.grid_sample(src, grid, mode=mode, padding_mode="border", align_corners=True)
+    return out.clamp(float(image.min()), float(image.max()))
+
+
+def triangle_areas(points: np.ndarray | torch.Tensor, triangles: np.ndarray | torch.Tensor):
+    """Signed areas (..., M) of triangles over (..., V, 2) points (positive = counter-clockwise in
+    x-right/y-up, i.e. clockwise on screen)."""
+    p = points[..., triangles, :]  # (..., M, 3, 2)
+    a = p[..., 1, :] - p[..., 0, :]
+    c = p[..., 2, :] - p[..., 0, :]
+    return 0.5 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
