@@ -131,6 +131,8 @@ class AUTrack:
         fps: frames per second of the clip; 0.0 for a list of unrelated images.
         names: column names of ``values``.
         sources: for a list of images, the file of each row; empty for a clip.
+        landmarks: (T, 478, 3) float32 pixel landmarks (NaN where no face) when the extraction
+            was asked to keep them (landmark motion transfer), else None (~5.7 KB a frame).
     """
 
     values: np.ndarray
@@ -139,6 +141,7 @@ class AUTrack:
     fps: float
     names: tuple[str, ...] = TABLE_AU_NAMES
     sources: tuple[str, ...] = ()
+    landmarks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         from reenact.errors import InputError
@@ -152,6 +155,8 @@ class AUTrack:
             raise InputError(f"AUTrack has {t} rows but {len(self.sources)} sources")
         if self.fps < 0:
             raise InputError(f"AUTrack fps must be >= 0, got {self.fps}")
+        if self.landmarks is not None and self.landmarks.shape[:1] != (t,):
+            raise InputError(f"AUTrack landmarks must have T={t} rows, got {self.landmarks.shape}")
 
     def __len__(self) -> int:
         return len(self.found)

@@ -75,16 +75,19 @@ class AUExtraction:
 _AU_BATCH = 256  # faces turned into AUs at once: landmarks are not kept for the whole clip
 
 
-def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple[str, ...] = ()) -> AUTrack:
+def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple[str, ...] = (), *,
+             keep_landmarks: bool = False) -> AUTrack:
     """Turn per-frame observations into an AUTrack (AUs computed in vectorised batches).
 
-    Memory grows by one AU row and one pose row per frame; landmarks are dropped batch by batch.
+    Memory grows by one AU row and one pose row per frame; landmarks are dropped batch by batch
+    unless ``keep_landmarks`` (then ~5.7 KB a frame).
     """
     found: list[bool] = []
     rows: list[np.ndarray] = []
     poses: list[tuple[float, float, float]] = []
     bs: list[np.ndarray] = []
     lm: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
 
     def flush() -> None:
         if bs:
@@ -98,16 +101,24 @@ def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple
             bs.append(face.blendshapes)
             lm.append(face.landmarks[:, :2])
             poses.append(face.pose)
+            if keep_landmarks:
+                kept.append(face.landmarks)
             if len(bs) == _AU_BATCH:
                 flush()
     flush()
     found_arr = np.array(found, bool)
     values = np.full((len(found), len(TABLE_AU_NAMES)), np.nan, np.float32)
     pose = np.full((len(found), 3), np.nan, np.float32)
+    landmarks = None
+    if keep_landmarks:
+        landmarks = np.full((len(found), 478, 3), np.nan, np.float32)
+        if kept:
+            landmarks[found_arr] = np.stack(kept)
     if rows:
         values[found_arr] = np.concatenate(rows)
         pose[found_arr] = np.array(poses, np.float32)
-    return AUTrack(values=values, found=found_arr, pose=pose, fps=float(fps), sources=sources)
+    return AUTrack(values=values, found=found_arr, pose=pose, fps=float(fps), sources=sources,
+                   landmarks=landmarks)
 
 
 def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracker,
@@ -122,7 +133,8 @@ def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracke
         trim_heap()
 
 
-def extract_au_track(frame_chunks: Iterable[np.ndarray], fps: float, *, tracker: FaceTracker) -> AUTrack:
+def extract_au_track(frame_chunks: Iterable[np.ndarray], fps: float, *, tracker: FaceTracker,
+                     keep_landmarks: bool = False) -> AUTrack:
     """AUs of the selected face through a clip.
 
     Args:
@@ -130,6 +142,7 @@ def extract_au_track(frame_chunks: Iterable[np.ndarray], fps: float, *, tracker:
         fps: the clip's frame rate (> 0).
         tracker: a ``FaceTracker(video=True)``; its config picks the face (largest, or
             ``face_index``). Use a fresh tracker per clip: VIDEO mode keeps state.
+        keep_landmarks: also keep every frame's landmarks (``AUTrack.landmarks``).
 
     Returns:
         AUTrack with NaN rows (and ``found`` False) where no face was found.
@@ -138,7 +151,7 @@ def extract_au_track(frame_chunks: Iterable[np.ndarray], fps: float, *, tracker:
         raise InputError(f"fps must be > 0 for a clip, got {fps}")
     if not tracker.video:
         raise InputError("extract_au_track needs a FaceTracker(video=True)")
-    return _collect(_tracked(frame_chunks, fps, tracker), fps)
+    return _collect(_tracked(frame_chunks, fps, tracker), fps, keep_landmarks=keep_landmarks)
 
 
 def extract_image_aus(images: Iterable[np.ndarray], *, tracker: FaceTracker,
@@ -166,7 +179,8 @@ def _counted(chunks: Iterable[np.ndarray], progress: ProgressFn | None) -> Itera
 
 
 def track_clip(frame_chunks: Iterable[np.ndarray], fps: float, *, config: TrackerConfig = TrackerConfig(),
-               single_face_fast_path: bool = True, model_path: Path | None = None) -> AUTrack:
+               single_face_fast_path: bool = True, model_path: Path | None = None,
+               keep_landmarks: bool = False) -> AUTrack:
     """``extract_au_track`` with a VIDEO-mode tracker chosen for the clip.
 
     When no ``face_index`` is asked and the first chunk shows at most one face, the tracker
@@ -180,6 +194,7 @@ def track_clip(frame_chunks: Iterable[np.ndarray], fps: float, *, config: Tracke
         config: face choice and detection thresholds.
         single_face_fast_path: allow the single-face tracking described above.
         model_path: a FaceLandmarker bundle instead of the registry's.
+        keep_landmarks: also keep every frame's landmarks (``AUTrack.landmarks``).
     """
     chunks = iter(frame_chunks)
     first = next(chunks, None)
@@ -187,7 +202,8 @@ def track_clip(frame_chunks: Iterable[np.ndarray], fps: float, *, config: Tracke
         raise InputError("no frames to track")
     tracker_config = _video_tracker_config(first, config, single_face_fast_path, model_path)
     with FaceTracker(tracker_config, model_path=model_path, video=True) as tracker:
-        return extract_au_track(itertools.chain([first], chunks), fps, tracker=tracker)
+        return extract_au_track(itertools.chain([first], chunks), fps, tracker=tracker,
+                                keep_landmarks=keep_landmarks)
 
 
 def _video_tracker_config(first_chunk: np.ndarray, tc: TrackerConfig, fast_path: bool,

@@ -65,6 +65,7 @@ class PipelineConfig:
     chunk_size: int = 32  # driver frames decoded per chunk in pass 1
     queue_depth: int = 3  # batches in flight between stages (bounds memory)
     max_frames: int | None = None  # render only the first N driver frames (audio cut to match)
+    motion: str = "aus"  # driving videos: "aus" (the rig of the transferred AUs) or "landmarks"
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the source photo's face choice
     driver_face_index: int | None = None  # driver: None = the largest face, k = k-th from the left
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
@@ -80,6 +81,8 @@ class PipelineConfig:
             raise InputError("batch_size, chunk_size and queue_depth must be >= 1")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"max_frames must be >= 1, got {self.max_frames}")
+        if self.motion not in ("aus", "landmarks"):
+            raise InputError(f"motion must be aus or landmarks, got {self.motion!r}")
 
 
 @dataclass
@@ -220,6 +223,9 @@ class ReenactPipeline:
                  smoother: Smoother | None = None):
         if isinstance(editor, Generator):
             editor = GanimationEditor(editor, config.paste)
+        if config.motion == "landmarks" and getattr(editor, "rig", None) is None:
+            raise InputError(f"landmark motion needs a warp-guided model; the {editor.name} model takes "
+                             "AUs only (use --motion aus)")
         self.editor = editor
         self.config = config
         self.make_tracker = make_tracker or self._default_tracker
@@ -233,7 +239,7 @@ class ReenactPipeline:
         from reenact.extract import track_clip
 
         config = replace(self.config.tracker, face_index=self.config.driver_face_index)
-        return track_clip(chunks, fps, config=config)
+        return track_clip(chunks, fps, config=config, keep_landmarks=self.config.motion == "landmarks")
 
     def _default_tracker(self, video: bool) -> FaceTracker:
         from dataclasses import replace
@@ -311,6 +317,7 @@ class ReenactPipeline:
         t = time.perf_counter()
         track, neutral = self.smooth(raw)  # 4
         targets = self.transfer(src.aus, track, neutral)  # 5
+        motion = self.motion(raw)  # 5b: landmark motion (warp-guided models), or None
         timings.smooth_s = time.perf_counter() - t
         n = len(targets)
         audio = dict(audio_from=info.path if info.has_audio else None, audio_codec=info.audio_codec,
@@ -322,7 +329,8 @@ class ReenactPipeline:
             plot_path = save_au_plot(track, plot, raw=raw, title=f"AUs of {Path(info.path).name}")
         preview_frames = self._driver_frames(info, n) if preview is not None else None
         try:
-            frames = self.render(src, targets, info.fps_fraction, out, timings=timings, preview=preview,
+            frames = self.render(src, targets, info.fps_fraction, out, motion=motion, timings=timings,
+                                 preview=preview,
                                  preview_frames=preview_frames, progress=progress, **audio)  # 6
         except BaseException:
             if plot_path is not None:  # outputs are all or nothing
@@ -468,8 +476,23 @@ class ReenactPipeline:
                                     "that shows a face")
 
     def smooth(self, raw: AUTrack) -> tuple[AUTrack, np.ndarray]:
-        """Step 4: gap policy + smoothing; the driver's neutral baseline (from the raw track)."""
-        return self.smoother(raw), neutral_baseline(raw)
+        """Step 4: gap policy + smoothing; the driver's reference face for relative transfer: its
+        neutral baseline (from the raw track), or its first frame with a face (smoothed)."""
+        track = self.smoother(raw)
+        if self.config.transfer.reference == "first":
+            return track, track.values[int(np.argmax(raw.found))].copy()
+        return track, neutral_baseline(raw)
+
+    def motion(self, raw: AUTrack) -> np.ndarray | None:
+        """Step 5b: (T, 478, 3) canonical landmark motion of the driver in landmark mode, else None."""
+        if self.config.motion != "landmarks":
+            return None
+        from reenact.motion import MotionConfig, landmark_motion
+
+        cfg = self.config.transfer
+        return landmark_motion(raw, self.editor.rig, smoothing=self.config.smoothing,
+                               config=MotionConfig(strength=cfg.strength, only=cfg.only,
+                                                   reference=cfg.reference))
 
     def transfer(self, source_aus: np.ndarray, track: AUTrack, neutral: np.ndarray) -> np.ndarray:
         """Step 5: target AUs (T, 23) for the source face; frames still without values (gap

@@ -164,7 +164,8 @@ def one_euro(values: np.ndarray, fps: float, *, min_cutoff: float = 1.0, beta: f
     return out
 
 
-def _filter(values: np.ndarray, fps: float, config: SmoothingConfig, scale: float = 1.0) -> np.ndarray:
+def filter_values(values: np.ndarray, fps: float, config: SmoothingConfig, scale: float = 1.0) -> np.ndarray:
+    """Filter (T, C) values along time by ``config.method`` (``scale``: the unit of One-Euro speeds)."""
     if config.method == "savgol":
         return savgol(values, savgol_window(fps, config), config.savgol_order)
     if config.method == "one_euro":
@@ -188,9 +189,9 @@ def smooth_track(track: AUTrack, config: SmoothingConfig = SmoothingConfig()) ->
     values = fill_gaps(track.values, policy=config.gaps, max_gap=max_gap)
     pose = fill_gaps(track.pose, policy=config.gaps, max_gap=max_gap)
     if config.method != "none":
-        values = np.clip(_filter(values, track.fps, config), 0.0, 1.0)
+        values = np.clip(filter_values(values, track.fps, config), 0.0, 1.0)
         if config.smooth_pose:
-            pose = _filter(pose, track.fps, config, scale=_POSE_UNIT_DEG)
+            pose = filter_values(pose, track.fps, config, scale=_POSE_UNIT_DEG)
     if tuple(track.names) == TABLE_AU_NAMES:
         values = sync_bilateral(values)
     return track.replace(values=values.astype(np.float32), pose=pose.astype(np.float32))

@@ -24,6 +24,7 @@ import numpy as np
 from reenact.au import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
 from reenact.errors import InputError
 
+REFERENCES = ("neutral", "first")
 MODES = ("relative", "absolute")
 AU_GROUPS: dict[str, tuple[str, ...]] = {
     "brows": ("AU01", "AU02", "AU04"),
@@ -38,13 +39,19 @@ AU_GROUPS: dict[str, tuple[str, ...]] = {
 class TransferConfig:
     """How the driver's AUs become the source's targets."""
 
-    mode: str = "relative"  # relative: source + driver's change from its neutral | absolute
+    mode: str = "relative"  # relative: source + driver's change from its reference | absolute
     strength: float = 1.0  # multiplier of the transferred change (0 = the source as it is)
     only: tuple[str, ...] = ()  # AU groups or AU names to transfer; empty = all
+    # relative mode's reference face of the driver: "neutral" (its calmest frames) or "first" (its
+    # first frame with a face; right when the photo shows the driver's starting expression, as in
+    # self-reenactment)
+    reference: str = "neutral"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"transfer mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.reference not in REFERENCES:
+            raise InputError(f"reference must be one of {', '.join(REFERENCES)}, got {self.reference!r}")
         if not np.isfinite(self.strength) or self.strength < 0:
             raise InputError(f"strength must be a number >= 0, got {self.strength}")
         selected_columns(self.only)  # validates names

@@ -55,6 +55,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="relative (default): the source's own AUs + the driver's change from its "
                         "neutral face; absolute: copy the driver's AU values")
     p.add_argument("--strength", type=float, default=1.0, help="multiplier of the transferred expression")
+    p.add_argument("--reference", choices=("neutral", "first"), default="neutral",
+                   help="relative mode: the driver's change is measured from its calmest frames (neutral, "
+                        "default) or from its first frame (first: when the photo shows that expression)")
+    p.add_argument("--motion", choices=("aus", "landmarks"), default="aus",
+                   help="warp-guided models: move the face by the rig of the transferred AUs (aus), or by "
+                        "the driver's own pose-free landmark motion (landmarks: keeps speech lip shapes)")
     p.add_argument("--only", default=None, metavar="LIST",
                    help="transfer only these AU groups/AUs, comma-separated: brows, eyes, mouth, nose, "
                         "cheeks, or names like AU12,AU45_L (default: all)")
@@ -133,9 +139,10 @@ def config_from_args(args: argparse.Namespace):
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
     return PipelineConfig(**common_config(
-        args, max_frames=args.max_frames, driver_face_index=args.driver_face_index,
+        args, max_frames=args.max_frames, driver_face_index=args.driver_face_index, motion=args.motion,
         smoothing=SmoothingConfig(method=args.smooth, gaps=args.gaps, max_gap_s=args.max_gap),
-        transfer=TransferConfig(mode=args.mode, strength=args.strength, only=parse_only(args.only))))
+        transfer=TransferConfig(mode=args.mode, strength=args.strength, only=parse_only(args.only),
+                                reference=args.reference)))
 
 
 def build_pipeline(args: argparse.Namespace, config):

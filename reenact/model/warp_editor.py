@@ -5,8 +5,10 @@ a driver's own landmark motion is given (``motion``); the moved mesh is kept pos
 lips stop at each other, no triangle folds) and brought into the photo by the source's head pose;
 the photo is then warped piecewise-affinely over the mesh (``reenact.model.warp``). Where the
 mouth opens beyond the source's own opening, the new gap shows a mouth cavity (dark, in the
-photo's own lip colour, so a greyscale photo stays grey); a refiner network paints it better
-where one is given.
+photo's own lip colour, so a greyscale photo stays grey). With a refiner
+(``reenact.model.refiner``), the GANimation generator then paints, inside the gate of
+``reenact.model.refine_inputs`` only (the cavity, closing lids, rising AUs' regions), what a warp
+cannot make; its paint is composed at full resolution over the warped photo.
 
 Everything outside the warp's outer ring is the photo's own pixel; a request equal to the
 source's own AUs (zero change) returns the photo unchanged.
@@ -24,9 +26,20 @@ from reenact.au import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import CAVITY, interior_points
+from reenact.model.refine_inputs import (
+    build_masks,
+    crop_grid,
+    crop_inputs,
+    eye_closing,
+    gate_box,
+    paste_refined,
+    texture_regions,
+)
+from reenact.model.refiner import Refiner
 from reenact.model.rig import (
     AURig,
     ConstraintConfig,
+    au_regions,
     constrain,
     lid_openness,
     set_lid_openness,
@@ -67,26 +80,33 @@ class WarpFace(PreparedFace):
     inside: torch.Tensor | None = None  # (1, 1, h, w) bool, inside the ring
     lip_colour: torch.Tensor | None = None  # (1, 3, 1, 1) median colour of the source's lips
     is_grey: bool = False
+    blurred: torch.Tensor | None = None  # (1, 3, h, w) anti-aliased region for the refiner's crop
+    eye_masks: torch.Tensor | None = None  # (2, gh, gw) the source's eye openings on the grid
+    crop_to_region: np.ndarray | None = None  # (2, 3) refiner crop pixels -> region pixels
+    grid: torch.Tensor | None = None  # (1, S, S, 2) region position of every crop pixel
 
 
 class WarpEditor:
-    """Rig + full-resolution warp (+ an optional refiner, see ``reenact.model.refiner``).
+    """Rig + full-resolution warp (+ an optional refiner).
 
     Args:
         rig: the fitted AU rig.
         config: warp, constraint and cavity options.
-        crop_size: side of the aligned crop (the refiner's input size; 128 without one).
+        refiner: the refiner network, or None (warp only).
+        crop_size: side of the aligned crop (the refiner's input size when there is one).
     """
 
-    name = "warp"
-
-    def __init__(self, rig: AURig, config: WarpEditorConfig = WarpEditorConfig(), *, crop_size: int = 128):
+    def __init__(self, rig: AURig, config: WarpEditorConfig = WarpEditorConfig(), *,
+                 refiner: Refiner | None = None, crop_size: int = 128):
         self.rig = rig
         self.config = config
+        self.refiner = refiner.eval() if refiner is not None else None
+        self.name = "warp+refiner" if refiner is not None else "warp"
         self.mesh = M.load_face_mesh()
-        self._crop_size = crop_size
+        self._crop_size = refiner.config.image_size if refiner is not None else crop_size
         self._device = torch.device("cpu")
         self._open_triangles = self.mesh.triangles[~self.mesh.closures]
+        self._texture = texture_regions(au_regions(rig.mean))  # (20, 478)
 
     @property
     def crop_size(self) -> int:
@@ -98,6 +118,8 @@ class WarpEditor:
 
     def to(self, device: str | torch.device) -> WarpEditor:
         self._device = torch.device(device)
+        if self.refiner is not None:
+            self.refiner.to(self._device)
         return self
 
     def prepare(self, source: SourceFace) -> WarpFace:
@@ -106,12 +128,16 @@ class WarpEditor:
         pose = self.rig.pose(landmarks)
         x0, y0, x1, y1 = geom.box
         region = torch.from_numpy(np.ascontiguousarray(source.image[y0:y1, x0:x1])).permute(2, 0, 1)[None]
+        region = region.float().to(self.device)
+        crop_to_region = source.alignment.crop_to_frame - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
         return WarpFace(
             source=source, box=geom.box, mask=geom.inside.astype(np.float32), geometry=geom, pose=pose,
-            canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0],
-            region=region.float().to(self.device),
+            canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0], region=region,
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
-            lip_colour=_lip_colour(source.image, landmarks).to(self.device), is_grey=_is_grey(source.image))
+            lip_colour=_lip_colour(source.image, landmarks).to(self.device), is_grey=_is_grey(source.image),
+            blurred=_antialiased(region, source.alignment.scale),
+            eye_masks=_eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
+            crop_to_region=crop_to_region, grid=crop_grid(crop_to_region, self.crop_size, self.device))
 
     def target_landmarks(self, prepared: WarpFace, targets: np.ndarray, motion: np.ndarray | None = None
                          ) -> np.ndarray:
@@ -137,17 +163,25 @@ class WarpEditor:
     def edit(self, prepared: WarpFace, targets: np.ndarray, *, motion: np.ndarray | None = None,
              precision: str = "fp32") -> EditedBatch:
         t0 = time.perf_counter()
+        targets = np.asarray(targets, np.float32)
         dst = self.target_landmarks(prepared, targets, motion)
-        warped, tri = self.warp(prepared, dst)
+        coarse, tri, warped = self.warp(prepared, dst)
         if self.config.cavity:
-            warped = self.fill_cavity(prepared, warped, tri, dst)
+            warped = self.fill_cavity(prepared, warped, tri)
+        seconds = {"warp": time.perf_counter() - t0}
+        crops = attention = None
+        if self.refiner is not None:
+            t1 = time.perf_counter()
+            warped, crops, attention = self.refine(prepared, targets, dst, coarse, tri, warped,
+                                                   precision=precision)
+            seconds["generate"] = time.perf_counter() - t1
         out = torch.where(prepared.inside, warped, prepared.region)
         regions = out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        return EditedBatch(regions=regions, seconds={"warp": time.perf_counter() - t0})
+        return EditedBatch(regions=regions, attention=attention, crops=crops, seconds=seconds)
 
-    def warp(self, prepared: WarpFace, dst: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Warp the source region to B destination meshes -> ((B, 3, h, w) float 0..255, coarse
-        triangle map (B, gh * gw), -1 where no triangle)."""
+    def warp(self, prepared: WarpFace, dst: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Warp the source region to B destination meshes -> (coarse field (B, 2, gh, gw), triangle
+        map (B, gh * gw) (-1: none), warped region (B, 3, h, w) float 0..255)."""
         geom = prepared.geometry
         offset = np.array(geom.box[:2], np.float64)
         b = len(dst)
@@ -161,10 +195,9 @@ class WarpEditor:
                                      torch.from_numpy(geom.triangles).to(self.device), geom.grid_size,
                                      scale=geom.step)
         full = upsample_field(coarse, geom.step, geom.size)
-        return sample(prepared.region, full), tri
+        return coarse, tri, sample(prepared.region, full)
 
-    def fill_cavity(self, prepared: WarpFace, warped: torch.Tensor, tri: torch.Tensor, dst: np.ndarray
-                    ) -> torch.Tensor:
+    def fill_cavity(self, prepared: WarpFace, warped: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
         """Paint the newly opened part of the mouth (the interior's CAVITY band) dark."""
         geom = prepared.geometry
         cavity_tris = torch.from_numpy(geom.labels == CAVITY).to(tri.device)
@@ -172,17 +205,69 @@ class WarpEditor:
         if not in_cavity.any():
             return warped
         gh, gw = geom.grid_size
-        weight = upsample_field(in_cavity.float().view(-1, 1, gh, gw), geom.step, geom.size)
-        weight = _soften(weight, max(0.7, 0.5 * geom.step))
+        coarse = torch.nn.functional.avg_pool2d(in_cavity.float().view(-1, 1, gh, gw), 3, 1, 1,
+                                                count_include_pad=False)  # a soft edge, one cell wide
+        weight = upsample_field(torch.maximum(coarse, in_cavity.float().view(-1, 1, gh, gw) * 0.999),
+                                geom.step, geom.size)
         cavity = prepared.lip_colour * self.config.cavity_darkness
         return warped + weight * (cavity - warped)
 
+    def masks(self, prepared: WarpFace, targets: np.ndarray, dst: np.ndarray, tri: torch.Tensor
+              ) -> torch.Tensor:
+        """(B, 3, gh, gw) cavity, eyes and gate of a warped batch (``refine_inputs.build_masks``)."""
+        geom = prepared.geometry
+        src = prepared.source.face.landmarks[:M.N_MESH, :2].astype(np.float64)
+        delta = table_to_cond(targets) - prepared.cond[None]
+        texture = torch.from_numpy(np.maximum(delta, 0.0) @ self._texture).to(self.device)
+        return build_masks(tri, torch.from_numpy(geom.labels).to(self.device), geom.grid_size,
+                           eye_masks=prepared.eye_masks, closing=eye_closing(src, dst), texture=texture,
+                           triangles=torch.from_numpy(geom.triangles).to(self.device),
+                           n_mesh=len(self._open_triangles))
 
-def _soften(mask: torch.Tensor, sigma: float) -> torch.Tensor:
+    def refine(self, prepared: WarpFace, targets: np.ndarray, dst: np.ndarray, coarse: torch.Tensor,
+               tri: torch.Tensor, warped: torch.Tensor, *, precision: str = "fp32"):
+        """The refiner's paint composed over the warped region -> (region, crops uint8, attention)."""
+        geom = prepared.geometry
+        masks = self.masks(prepared, targets, dst, tri)
+        box = gate_box(masks[:, 2], geom.step, geom.size)
+        crop, crop_masks = crop_inputs(prepared.blurred, coarse, masks, prepared.grid, step=geom.step,
+                                       region_size=geom.size)
+        cond = table_to_cond(targets)
+        cond_in = torch.from_numpy(np.concatenate([cond, cond - prepared.cond[None]], 1)).to(self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                    enabled=precision == "bf16"):
+            color, attention = self.refiner(crop, crop_masks, cond_in)
+        color, attention = color.float(), attention.float()
+        if prepared.is_grey:  # grey in, grey out
+            color = color.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+        weight = crop_masks[:, 2:3] * (1.0 - attention)
+        warped = paste_refined(warped, color, weight, prepared.crop_to_region, box)
+        composed = crop + weight * (color - crop)
+        crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()
+
+
+def _antialiased(region: torch.Tensor, scale: float) -> torch.Tensor:
+    """The region blurred to the refiner crop's sampling rate (``scale`` crop px per photo px)."""
     from kornia.filters import gaussian_blur2d
 
-    k = 2 * int(np.ceil(2.5 * sigma)) + 1
-    return gaussian_blur2d(mask, (k, k), (sigma, sigma), border_type="constant")
+    if scale >= 0.8:
+        return region
+    sigma = 0.45 / scale
+    k = 2 * int(np.ceil(3 * sigma)) + 1
+    return gaussian_blur2d(region, (k, k), (sigma, sigma), border_type="reflect")
+
+
+def _eye_masks(landmarks: np.ndarray, geom: WarpGeometry) -> torch.Tensor:
+    """(2, gh, gw) float: the source's eye openings (right, left), on the coarse grid."""
+    from matplotlib.path import Path as PolyPath
+
+    gh, gw = geom.grid_size
+    ys, xs = np.mgrid[0:gh, 0:gw] * geom.step
+    pts = np.stack([xs.ravel(), ys.ravel()], 1)
+    out = [PolyPath(landmarks[list(eye), :2]).contains_points(pts).reshape(gh, gw)
+           for eye in (M.RIGHT_EYE, M.LEFT_EYE)]
+    return torch.from_numpy(np.stack(out).astype(np.float32))
 
 
 def _lip_colour(image: np.ndarray, landmarks: np.ndarray) -> torch.Tensor:

@@ -23,7 +23,7 @@ import numpy as np
 
 from reenact.au import COND_FLIP, table_to_cond
 from reenact.model.mesh import N_MESH, FaceMesh, fit_pose, load_face_mesh
-from reenact.model.rig import AURig
+from reenact.model.rig import AURig, au_regions
 from reenact.training.landmarks import LandmarkSet
 
 # Rigid points for the pose fit: MediaPipe's own Procrustes points (geometry_pipeline_metadata)
@@ -146,53 +146,6 @@ def solve(pairs: dict[str, np.ndarray], mesh: FaceMesh, ridge: float) -> tuple[n
     gram[np.arange(k), np.arange(k)] += ridge * np.trace(gram[:k, :k]) / k
     coef = np.linalg.solve(gram, xw.T @ y)
     return coef[:k].reshape(k, -1, 3), coef[k:]
-
-
-# Nose outline (MediaPipe's FACEMESH_NOSE points): the nose moves only with AU09/AU10.
-NOSE_POINTS = (168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 97, 326, 327, 294, 278, 344, 440, 275, 45, 220,
-               115, 48, 64)
-
-
-def _ramp(x: np.ndarray, zero: float, one: float) -> np.ndarray:
-    """Smoothstep from 0 at ``zero`` to 1 at ``one`` (either order)."""
-    t = np.clip((x - zero) / (one - zero), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def au_regions(mean_face: np.ndarray) -> dict[str, np.ndarray]:
-    """Where on the face each AU may move points: (478,) weights in [0, 1] per AU (FACS regions).
-
-    The regression alone lets a blink move the nose (through the pose fit and noisy labels); an
-    AU acts on its own muscles' region only. Levels are read off the mean face (canonical frame,
-    y down): eye centres, nose tip, subnasale, mouth.
-    """
-    from matplotlib.path import Path as PolyPath
-
-    from reenact.model import mesh as M
-
-    y = mean_face[:, 1]
-    eyes = [mean_face[list(M.RIGHT_EYE)].mean(0), mean_face[list(M.LEFT_EYE)].mean(0)]
-    y_eye = float(np.mean([e[1] for e in eyes]))
-    y_tip, y_sub, y_mouth = float(y[1]), float(y[2]), float(mean_face[[13, 14], 1].mean())
-    eye_width = float(np.linalg.norm(mean_face[33, :2] - mean_face[133, :2]))
-    hull = mean_face[list(NOSE_POINTS), :2]
-    from scipy.spatial import ConvexHull
-
-    hull = hull[ConvexHull(hull).vertices]
-    inside = PolyPath(hull).contains_points(mean_face[:, :2])
-    dist = np.min(np.linalg.norm(mean_face[:, None, :2] - hull[None], axis=-1), 1)
-    nose = np.where(inside, 1.0, 1.0 - _ramp(dist, 0.0, 0.5))
-    eye_d = np.min([np.linalg.norm(mean_face[:, :2] - e[:2], axis=-1) for e in eyes], 0)
-    brows = (1.0 - _ramp(y, y_eye + 0.3, y_eye + 1.8)) * (1 - nose)
-    lids = (1.0 - _ramp(eye_d, 0.75 * eye_width, 1.15 * eye_width)) * (1 - nose)
-    cheeks = _ramp(y, y_eye - 0.2, y_eye + 0.8) * (1.0 - _ramp(y, y_mouth, y_mouth + 1.5)) * (1 - nose)
-    upper_lip = _ramp(y, y_tip - 0.6, y_tip + 0.2) * (1.0 - _ramp(y, y_mouth + 0.5, y_mouth + 1.5))
-    mouth = _ramp(y, y_sub - 0.3, y_sub + 0.4) * (1 - nose)
-    jaw = _ramp(y, y_mouth - 0.6, y_mouth + 0.2)  # the jaw moves the lower lip and chin, not the upper lip
-    smile = _ramp(y, y_eye + 0.6, y_eye + 1.6) * (1 - nose)
-    return {"AU01": brows, "AU02": brows, "AU04": brows, "AU05": lids, "AU06": cheeks, "AU07": lids,
-            "AU09": upper_lip, "AU10": upper_lip, "AU12": smile, "AU14": smile, "AU15": mouth,
-            "AU17": jaw, "AU20": mouth, "AU23": mouth, "AU25": mouth, "AU26": jaw, "AU45": lids}
 
 
 def localize_bases(bases: np.ndarray, mean_face: np.ndarray) -> np.ndarray:

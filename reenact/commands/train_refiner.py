@@ -1,0 +1,105 @@
+"""`reenact train-refiner`: make the refiner's paired data and train it (CPU or CUDA).
+
+    reenact train-refiner --make-data ../shared/media/talking --landmarks data/rig/clips.npz \\
+        --exclude W011 feifeili reagan -o data/refiner_pairs.npz       # pairs from talking clips
+    reenact train-refiner data/refiner_pairs.npz -o runs/refiner --steps 6000
+    reenact train-refiner --export runs/refiner weights/refiner-cpu-v1.safetensors
+
+Training resumes from RUN/last.pt; Ctrl-C or SIGTERM saves a checkpoint first.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-refiner", help="make paired warps of talking clips and train the refiner",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", nargs="?", type=Path, help="paired data (.npz from --make-data)")
+    p.add_argument("-o", "--out", type=Path, help="run folder (training) or .npz (--make-data)")
+    p.add_argument("--make-data", nargs="*", type=Path, metavar="CLIPS",
+                   help="clips or folders of talking clips to pair (needs --landmarks)")
+    p.add_argument("--landmarks", type=Path, help="their measured landmarks (fit-rig's --cache clips.npz)")
+    p.add_argument("--exclude", nargs="*", default=[], metavar="PREFIX", help="held-out clip name prefixes")
+    p.add_argument("--only", nargs="*", default=[], metavar="PREFIX",
+                   help="use only clips with these name prefixes (e.g. a held-out evaluation set)")
+    p.add_argument("--pairs-per-clip", type=int, default=320)
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--adversarial", type=float, default=0.0, help="weight of the critic (0: none)")
+    p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "WEIGHTS"),
+                   help="copy a run's EMA refiner to WEIGHTS (fp16 safetensors)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reenact.errors import InputError
+    from reenact.interrupt import Interrupted
+
+    if args.export:
+        return _export(*args.export)
+    if args.make_data is not None:
+        return _make_data(args)
+    if args.data is None or args.out is None:
+        raise InputError("give DATA and -o RUN (or --make-data / --export)")
+    if not args.data.is_file():
+        raise InputError(f"paired data {args.data} does not exist; make it with --make-data")
+    from dataclasses import replace
+
+    from reenact.training.refiner_train import RefinerTrainConfig, train_refiner
+
+    config = replace(RefinerTrainConfig(), steps=args.steps, batch_size=args.batch_size,
+                     adversarial=args.adversarial, au_loss=0.1 * args.adversarial)
+    try:
+        train_refiner(args.data, args.out, config)
+    except (KeyboardInterrupt, Interrupted):
+        print(f"reenact: interrupted; the last checkpoint in {args.out} resumes the run")
+        raise
+    print(f"wrote {args.out / 'refiner.safetensors'}")
+    return 0
+
+
+def _make_data(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from reenact.commands.fit_rig import _clips
+    from reenact.errors import InputError
+    from reenact.io_utils import atomic_output
+    from reenact.model.registry import load_registered_rig
+    from reenact.model.warp_editor import WarpEditor
+    from reenact.training.landmarks import LandmarkSet
+    from reenact.training.refiner_data import PairConfig, build_dataset
+
+    if args.landmarks is None or args.out is None:
+        raise InputError("--make-data needs --landmarks (fit-rig's clips.npz) and -o OUT.npz")
+    data = LandmarkSet.load(args.landmarks)
+    clips = _clips(args.make_data)
+    if args.only:
+        clips = tuple(c for c in clips if any(c.stem.startswith(o) for o in args.only))
+    editor = WarpEditor(load_registered_rig())
+    with tqdm(desc="pairing clips", unit="clip") as bar:
+        ds = build_dataset(clips, data, editor=editor, exclude=tuple(args.exclude),
+                           config=PairConfig(pairs_per_clip=args.pairs_per_clip), progress=bar.update)
+    with atomic_output(args.out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **ds)
+    print(f"wrote {len(ds['crops'])} pairs from {len(ds['clip_names'])} clips to {args.out}")
+    return 0
+
+
+def _export(run_dir: Path, weights: Path) -> int:
+    import shutil
+
+    from reenact.errors import InputError
+    from reenact.model.refiner import load_refiner
+
+    src = run_dir / "refiner.safetensors"
+    if not src.is_file():
+        raise InputError(f"{src} does not exist; train the run to its end first")
+    load_refiner(src)  # a readable refiner
+    shutil.copyfile(src, weights)
+    print(f"wrote {weights}")
+    return 0

@@ -1,0 +1,180 @@
+"""What the refiner sees and where its paint goes: masks of a warp, aligned crops, paste-back.
+
+All masks are built on the warp's coarse grid (``reenact.model.warp``) from its triangle map and
+then sampled into the refiner's aligned crop:
+
+- cavity: the mouth interior's CAVITY band (the part opened beyond the photo's own opening);
+- eyes: the photo's own eye openings, weighted by how far each eye closed;
+- gate: where the refiner may paint at all: the cavity and the closed eyes (slightly grown), and
+  the regions of the AUs that rose (``texture_regions``: brows, forehead, nose, cheeks, chin),
+  weighted by how much they rose. Zero change gives a zero gate: the photo stays the photo.
+
+Crops are sampled straight from the (anti-aliased) source through the composed map crop pixel ->
+photo pixel -> backward field, so no full-resolution warped image has to be cut down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reenact.au import COND_NAMES
+from reenact.model import mesh as M
+from reenact.model.interior import CAVITY, EYE
+
+#: AUs whose rise may show texture (wrinkles, folds) that a warp cannot make.
+TEXTURE_AUS = ("AU01", "AU02", "AU04", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU17")
+
+
+def texture_regions(regions: dict[str, np.ndarray]) -> np.ndarray:
+    """(20, 478) vertex weights per cond value: the rig region of each texture AU, else 0."""
+    out = np.zeros((len(COND_NAMES), M.N_LANDMARKS), np.float32)
+    for k, name in enumerate(COND_NAMES):
+        au = name.split("_")[0]
+        if au in TEXTURE_AUS:
+            out[k] = regions[au]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class MaskSet:
+    """Masks of a batch on the warp's coarse grid: (B, 3, gh, gw) float32 in [0, 1]
+    (cavity, eyes, gate), and the closing fraction of each eye (B, 2)."""
+
+    coarse: torch.Tensor
+    closing: np.ndarray
+
+
+def eye_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(B, 2) how far each eye (subject's right, left) closed: 1 - destination / source lid gap."""
+    out = []
+    for upper, lower in ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER)):
+        up, lo = list(upper[1:-1]), list(lower[1:-1])
+        gs = np.linalg.norm(src[lo] - src[up], axis=-1).sum()
+        gd = np.linalg.norm(dst[:, lo] - dst[:, up], axis=-1).sum(-1)
+        out.append(np.clip(1.0 - gd / max(gs, 1e-6), 0.0, 1.0))
+    return np.stack(out, 1)
+
+
+def build_masks(tri: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int], *, eye_masks: torch.Tensor,
+                closing: np.ndarray, texture: torch.Tensor | None, triangles: torch.Tensor,
+                n_mesh: int) -> torch.Tensor:
+    """(B, 3, gh, gw) cavity, eyes and gate from a warp's triangle map.
+
+    Args:
+        tri: (B, gh * gw) destination triangle per grid point (-1: none).
+        labels: (M,) long interior labels of the warp's triangles (-1 elsewhere).
+        eye_masks: (2, gh, gw) the source's eye openings on the grid.
+        closing: (B, 2) per-eye closing fractions.
+        texture: (B, V) per-vertex texture weights (rising AUs x their regions), or None.
+        triangles: (M, 3) long; n_mesh: how many of them are open-mesh triangles.
+    """
+    b = tri.shape[0]
+    gh, gw = grid
+    hit = tri >= 0
+    safe = tri.clamp(min=0)
+    cavity = (hit & (labels[safe] == CAVITY)).float().view(b, 1, gh, gw)
+    w = torch.from_numpy(closing).float().to(tri.device)
+    eyes = (w[:, :, None, None] * eye_masks[None]).amax(1, keepdim=True)
+    band = (hit & (labels[safe] == EYE)).float().view(b, 1, gh, gw)
+    eyes = torch.maximum(eyes, band * w.amax(1)[:, None, None, None])
+    grown = _grow(torch.cat([cavity, eyes], 1)).amax(1, keepdim=True)
+    gate = grown
+    if texture is not None:
+        per_tri = texture[:, triangles[:n_mesh]].mean(-1)  # (B, n_mesh)
+        per_tri = torch.cat([per_tri, torch.zeros(b, len(triangles) - n_mesh, device=tri.device)], 1)
+        tex = torch.gather(per_tri, 1, safe) * hit
+        gate = torch.maximum(gate, _grow(tex.view(b, 1, gh, gw).clamp(0.0, 1.0)))
+    return torch.cat([cavity, eyes, gate], 1)
+
+
+def _grow(mask: torch.Tensor) -> torch.Tensor:
+    """Dilate by one grid cell and soften (a 3x3 max, then a 3x3 box)."""
+    grown = F.max_pool2d(mask, 3, 1, 1)
+    return F.avg_pool2d(grown, 3, 1, 1)
+
+
+def crop_grid(crop_to_region: np.ndarray, size: int, device=None) -> torch.Tensor:
+    """(1, S, S, 2) region-pixel position of every crop pixel."""
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64),
+                            indexing="ij")
+    m = torch.from_numpy(crop_to_region)
+    px = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    py = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    return torch.stack([px, py], -1)[None].float().to(device)
+
+
+def _normalised(pos: torch.Tensor, w: float, h: float) -> torch.Tensor:
+    return torch.stack([pos[..., 0] * (2.0 / max(w, 1.0)) - 1.0, pos[..., 1] * (2.0 / max(h, 1.0)) - 1.0], -1)
+
+
+def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.Tensor, grid: torch.Tensor,
+                *, step: int, region_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The refiner's crop and masks.
+
+    Args:
+        blurred: (1, 3, h, w) anti-aliased source region, 0..255.
+        coarse_field: (B, 2, gh, gw) backward field (region pixels) on the coarse grid.
+        masks: (B, 3, gh, gw) from ``build_masks``.
+        grid: (1, S, S, 2) from ``crop_grid``.
+        step: the coarse grid's step; region_size: (h, w).
+
+    Returns:
+        crop (B, 3, S, S) in [-1, 1]; masks (B, 3, S, S) in [0, 1].
+    """
+    b = coarse_field.shape[0]
+    h, w = region_size
+    gh, gw = coarse_field.shape[-2:]
+    g = grid.expand(b, -1, -1, -1)
+    on_coarse = _normalised(g / step, gw - 1, gh - 1)
+    field = F.grid_sample(coarse_field, on_coarse, mode="bilinear", padding_mode="zeros", align_corners=True)
+    src = g + field.permute(0, 2, 3, 1)
+    crop = F.grid_sample(blurred.expand(b, -1, -1, -1), _normalised(src, w - 1, h - 1), mode="bilinear",
+                         padding_mode="border", align_corners=True)
+    crop_masks = F.grid_sample(masks, on_coarse, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return crop / 127.5 - 1.0, crop_masks
+
+
+def paste_refined(warped: torch.Tensor, color: torch.Tensor, weight: torch.Tensor,
+                  crop_to_region: np.ndarray, box: tuple[int, int, int, int] | None) -> torch.Tensor:
+    """Compose the refiner's paint into the full-resolution warped region.
+
+    Args:
+        warped: (B, 3, h, w) 0..255. color: (B, 3, S, S) in [-1, 1]. weight: (B, 1, S, S) in [0, 1]
+            (gate x (1 - attention)).
+        crop_to_region: (2, 3) affine crop pixels -> region pixels.
+        box: (x0, y0, x1, y1) sub-box of the region that can change (None: all of it).
+    """
+    import kornia.geometry.transform as KT
+
+    if box is None:
+        return warped
+    x0, y0, x1, y1 = box
+    m = torch.from_numpy(crop_to_region).float().clone()
+    m[:, 2] -= torch.tensor([x0, y0], dtype=torch.float32)
+    b = color.shape[0]
+    paint = torch.cat([(color.float() + 1.0) * 127.5, weight.float()], 1)
+    up = KT.warp_affine(paint, m[None].expand(b, 2, 3).to(paint), (y1 - y0, x1 - x0), mode="bilinear",
+                        padding_mode="zeros", align_corners=True)
+    out = warped.clone()
+    part = out[:, :, y0:y1, x0:x1]
+    out[:, :, y0:y1, x0:x1] = part + up[:, 3:4] * (up[:, :3] - part)
+    return out
+
+
+def gate_box(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 2
+             ) -> tuple[int, int, int, int] | None:
+    """Region-pixel box (x0, y0, x1, y1) around every grid cell with a gate above 1/255, or None."""
+    on = (gate > 1.0 / 255).any(0)
+    if not on.any():
+        return None
+    ys, xs = torch.nonzero(on, as_tuple=True)
+    h, w = size
+    x0 = max(int(xs.min()) - pad, 0) * step
+    y0 = max(int(ys.min()) - pad, 0) * step
+    x1 = min((int(xs.max()) + pad + 1) * step + 1, w)
+    y1 = min((int(ys.max()) + pad + 1) * step + 1, h)
+    return x0, y0, x1, y1
