@@ -187,3 +187,52 @@ def save_au_plot(track: AUTrack, path: str | os.PathLike, *, raw: AUTrack | None
     finally:
         plt.close(fig)
     return path
+
+
+def plot_rig(rig, *, names: tuple[str, ...] | None = None):
+    """A figure of each AU's displacement field on the rig's mean face (front view, one panel per
+    conditioning value; arrows at 1 unit of the AU, colour = length in canonical cm)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reenact.au import AU_DESCRIPTIONS, COND_NAMES
+
+    names = names or COND_NAMES
+    cols = 5
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.4 * rows))
+    mean = rig.mean[:468]
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        d = rig.bases[COND_NAMES.index(name), :468]
+        length = np.linalg.norm(d[:, :2], axis=1)
+        ax.scatter(mean[:, 0], mean[:, 1], s=1, c="0.8")
+        moving = length > 0.05
+        ax.quiver(mean[moving, 0], mean[moving, 1], d[moving, 0], d[moving, 1], length[moving],
+                  angles="xy", scale_units="xy", scale=1.0, width=0.006, cmap="viridis", clim=(0, 1.5))
+        ax.set_title(f"{name}: {AU_DESCRIPTIONS[name.split('_')[0]]}" + (" (left)" if name.endswith("_L")
+                     else " (right)" if name.endswith("_R") else ""), fontsize=8)
+        ax.set_aspect("equal")
+        ax.invert_yaxis()
+        ax.axis("off")
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    fig.suptitle("AU rig: landmark displacement per AU unit (canonical face, cm; "
+                 "subject's left = image right)")
+    fig.tight_layout()
+    return fig
+
+
+def save_rig_plot(rig, path: str | os.PathLike) -> Path:
+    """``plot_rig`` written atomically to ``path`` (png/pdf/svg)."""
+    import matplotlib.pyplot as plt
+
+    path = check_plot_path(path)
+    fig = plot_rig(rig)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".").lower())
+    finally:
+        plt.close(fig)
+    return path

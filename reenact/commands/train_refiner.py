@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", nargs="*", default=[], metavar="PREFIX",
                    help="use only clips with these name prefixes (e.g. a held-out evaluation set)")
     p.add_argument("--pairs-per-clip", type=int, default=320)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--adversarial", type=float, default=0.0, help="weight of the critic (0: none)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "WEIGHTS"),

@@ -26,7 +26,6 @@ from torch import nn
 
 from reenact.au import COND_DIM
 from reenact.errors import WeightsError
-from reenact.generator import ResidualBlock, _conv_in_relu
 
 REFINER_FORMAT = "reenact-refiner-v1"
 N_MASKS = 3  # cavity, closed eyes, gate
@@ -38,41 +37,79 @@ class RefinerConfig:
     """Architecture of R; stored in the weights file."""
 
     image_size: int = 128  # S: side of the aligned crop
-    channels: int = 32  # width of the first conv; doubles at each downsampling
-    n_down: int = 2
-    n_res: int = 4
+    channels: int = 24  # width after the first (stride-2) layer; doubles at each further one
+    n_down: int = 2  # stride-2 layers (the first works on the input at S, the others below)
+    n_res: int = 3
+    out_channels: int = 16  # width of the last full-resolution layer before the heads
     cond_dim: int = 2 * COND_DIM  # target + change
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def _block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    padding = 1 if stride == 2 else (kernel - 1) // 2
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, padding), nn.LeakyReLU(0.2, inplace=True))
+
+
+class PlainResidual(nn.Module):
+    """x + conv3x3(lrelu(conv3x3(x))), no normalisation (see ``Refiner``)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.a = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.b = nn.Conv2d(channels, channels, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.b(nn.functional.leaky_relu(self.a(x), 0.2))
+
+
 class Refiner(nn.Module):
-    """GANimation's G body (encoder, residual bottleneck, decoder) with mask inputs."""
+    """GANimation's G, made light enough to train on a CPU: an encoder-decoder with skip
+    connections that does almost all its work below full resolution, the AU condition joined at
+    the bottleneck (not tiled over the full-resolution input: that first layer was most of
+    GANimation's cost), and GANimation's colour and attention heads. Upsampling is nearest + 3x3
+    conv (no checkerboard from transposed convs); the input itself is the last skip, so the
+    warped pixels' detail reaches the heads. No normalisation layers: the network is fully
+    convolutional and local, so it can be trained on patches around the mouth and the eyes and
+    run on the whole crop."""
 
     def __init__(self, config: RefinerConfig = RefinerConfig()):
         super().__init__()
         self.config = config
-        c = config.channels
-        layers = _conv_in_relu(3 + N_MASKS + config.cond_dim, c, 7, 1, 3)
+        c_in, c = 3 + N_MASKS, config.channels
+        self.down = nn.ModuleList()
+        widths = [c_in]
         for _ in range(config.n_down):
-            layers += _conv_in_relu(c, 2 * c, 4, 2, 1)
-            c *= 2
-        layers += [ResidualBlock(c) for _ in range(config.n_res)]
-        for _ in range(config.n_down):
-            layers += _conv_in_relu(c, c // 2, 4, 2, 1, transposed=True)
-            c //= 2
-        self.body = nn.Sequential(*layers)
-        self.color_head = nn.Conv2d(c, 3, 7, 1, 3, bias=False)
-        self.attention_head = nn.Conv2d(c, 1, 7, 1, 3, bias=True)
+            self.down.append(_block(c_in, c, 4, stride=2))
+            widths.append(c)
+            c_in, c = c, 2 * c
+        c = c_in
+        self.join = _block(c + config.cond_dim, c, 1)
+        self.res = nn.Sequential(*[PlainResidual(c) for _ in range(config.n_res)])
+        self.up = nn.ModuleList()
+        skips = list(reversed(widths[:-1]))
+        for k, skip in enumerate(skips):
+            out = config.out_channels if k == len(skips) - 1 else skip
+            self.up.append(_block(c + skip, out, 3))
+            c = out
+        self.color_head = nn.Conv2d(c, 3, 3, 1, 1, bias=False)
+        self.attention_head = nn.Conv2d(c, 1, 3, 1, 1, bias=True)
         nn.init.constant_(self.attention_head.bias, 2.0)  # start near "keep the warp"
 
     def forward(self, crop: torch.Tensor, masks: torch.Tensor, cond: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(crop (B,3,S,S), masks (B,N_MASKS,S,S), cond (B,40)) -> (color (B,3,S,S), attention (B,1,S,S))."""
-        b, _, h, w = crop.shape
-        cond_map = cond.to(crop.dtype)[:, :, None, None].expand(b, cond.shape[1], h, w)
-        x = self.body(torch.cat([crop, masks.to(crop.dtype), cond_map], dim=1))
+        x = torch.cat([crop, masks.to(crop.dtype)], 1)
+        skips = [x]
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        b, _, h, w = x.shape
+        x = self.join(torch.cat([x, cond.to(x.dtype)[:, :, None, None].expand(b, -1, h, w)], 1))
+        x = self.res(x)
+        for layer, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+            x = layer(torch.cat([nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"), skip], 1))
         return torch.tanh(self.color_head(x)), torch.sigmoid(self.attention_head(x))
 
 

@@ -36,8 +36,9 @@ class RefinerTrainConfig:
     """Options of a refiner training run (saved in the run folder and every checkpoint)."""
 
     refiner: RefinerConfig = field(default_factory=RefinerConfig)
-    steps: int = 6000
+    steps: int = 4000
     batch_size: int = 16
+    patch: int | None = 64  # train on patches around the gate (None: whole crops)
     lr: float = 2e-4
     ema: float = 0.999
     l1: float = 1.0
@@ -65,9 +66,16 @@ class PairBatches:
             self.arrays = {k: z[k] for k in ("crops", "masks", "cond", "targets", "face")}
         self.n = len(self.arrays["crops"])
 
-    def batch(self, size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def batch(self, size: int, rng: np.random.Generator, patch: int | None = None) -> dict[str, torch.Tensor]:
+        """``size`` samples; with ``patch``, a patch x patch window of each around a random point
+        of its gate (the mouth, an eye, a rising AU's region), jittered."""
         idx = rng.integers(0, self.n, size)
         a = {k: v[idx] for k, v in self.arrays.items()}
+        if patch is not None:
+            windows = [_window(g, patch, rng) for g in a["masks"][:, 2]]
+            for k in ("crops", "masks", "targets", "face"):
+                a[k] = np.stack([v[:, y:y + patch, x:x + patch]
+                                 for v, (y, x) in zip(a[k], windows, strict=True)])
         out = {"crop": torch.from_numpy(a["crops"]).float() / 127.5 - 1.0,
                "masks": torch.from_numpy(a["masks"]).float() / 255.0,
                "cond": torch.from_numpy(a["cond"].astype(np.float32)),
@@ -81,19 +89,39 @@ class PairBatches:
         return out
 
 
+def _window(gate: np.ndarray, patch: int, rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left corner of a patch around a gate-weighted random point (jittered, inside the crop)."""
+    size = gate.shape[-1]
+    w = gate.astype(np.float64).ravel()
+    if w.sum() <= 0:
+        cy, cx = rng.integers(0, size, 2)
+    else:
+        cy, cx = divmod(int(rng.choice(len(w), p=w / w.sum())), size)
+    jitter = rng.integers(-patch // 4, patch // 4 + 1, 2)
+    y = int(np.clip(cy - patch // 2 + jitter[0], 0, size - patch))
+    x = int(np.clip(cx - patch // 2 + jitter[1], 0, size - patch))
+    return y, x
+
+
 def _gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
+def ssim_map(x: torch.Tensor, y: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """(B, C, H, W) SSIM of two images in [-1, 1] over a box window (same size as the input)."""
+    pool = lambda t: F.avg_pool2d(t, window, 1, window // 2, count_include_pad=False)  # noqa: E731
+    c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
+    mx, my = pool(x), pool(y)
+    vx, vy, cxy = pool(x * x) - mx * mx, pool(y * y) - my * my, pool(x * y) - mx * my
+    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+
+
 def reconstruction_losses(out: torch.Tensor, target: torch.Tensor, face: torch.Tensor, gate: torch.Tensor,
                           config: RefinerTrainConfig) -> dict[str, torch.Tensor]:
-    """L1 over the face (more in the gate), SSIM and gradient L1 in the gate."""
-    from kornia.losses import ssim_loss
-
+    """L1 over the face (more in the gate), 1 - SSIM and gradient L1 in the gate."""
     w = face * (1.0 + config.gate_l1 * gate)
     l1 = ((out - target).abs() * w).sum() / (w.sum() * 3 + 1e-6)
-    ssim_map = ssim_loss(out * gate, target * gate, window_size=7, reduction="none")
-    ssim = (ssim_map * gate).sum() / (gate.sum() * 3 + 1e-6)
+    ssim = ((1.0 - ssim_map(out, target)) * gate).sum() / (gate.sum() * 3 + 1e-6)
     (ox, oy), (tx, ty) = _gradients(out), _gradients(target)
     gx, gy = gate[..., :, 1:], gate[..., 1:, :]
     grad = (((ox - tx).abs() * gx).sum() / (gx.sum() * 3 + 1e-6)
@@ -125,8 +153,9 @@ def new_state(config: RefinerTrainConfig) -> TrainState:
     opt = torch.optim.Adam(refiner.parameters(), lr=config.lr, betas=(0.5, 0.999))
     critic = opt_d = None
     if config.adversarial > 0 or config.au_loss > 0:
-        critic = Critic(CriticConfig(image_size=config.refiner.image_size, channels=config.critic_channels,
-                                     n_layers=5, max_channels=256))
+        size = config.patch or config.refiner.image_size
+        critic = Critic(CriticConfig(image_size=size, channels=config.critic_channels,
+                                     n_layers=4, max_channels=256))
         opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr, betas=(0.5, 0.999))
     return TrainState(refiner, ema, opt, critic, opt_d)
 
@@ -166,7 +195,7 @@ def train_step(state: TrainState, batch: dict[str, torch.Tensor], config: Refine
         for be, b in zip(state.ema.buffers(), state.refiner.buffers(), strict=True):
             be.copy_(b)
     state.step += 1
-    return logs | {k: float(v) for k, v in terms.items()} | {"total": float(total)}
+    return logs | {k: float(v.detach()) for k, v in terms.items()} | {"total": float(total.detach())}
 
 
 def save_checkpoint(state: TrainState, path: Path, config: RefinerTrainConfig, rng: np.random.Generator
@@ -226,7 +255,7 @@ def _loop(state: TrainState, batches: PairBatches, config: RefinerTrainConfig, r
     t0, seen = time.perf_counter(), 0
     with open(run / "log.jsonl", "a") as logfile:
         while state.step < config.steps and not should_stop():
-            losses = train_step(state, batches.batch(config.batch_size, rng), config)
+            losses = train_step(state, batches.batch(config.batch_size, rng, config.patch), config)
             seen += config.batch_size
             if state.step % config.log_every == 0:
                 rate = seen / (time.perf_counter() - t0)

@@ -149,17 +149,29 @@ def solve(pairs: dict[str, np.ndarray], mesh: FaceMesh, ridge: float) -> tuple[n
 
 
 def localize_bases(bases: np.ndarray, mean_face: np.ndarray) -> np.ndarray:
-    """Each basis times its AU's region (``au_regions``); AU09 (nose wrinkler), which MediaPipe
-    does not measure (no data to fit), borrows the upper-lip raise of AU10 at 0.6 (FACS: AU09
-    lifts the nasal wings and the upper lip with it)."""
+    """Each basis times its AU's region (``au_regions``). Two AUs that MediaPipe barely measures
+    (no data to fit them) get FACS priors built from fitted ones instead:
+
+    - AU09 (nose wrinkler) borrows 0.6 x the upper-lip raise of AU10 (AU09 lifts the nasal wings
+      and the upper lip with them);
+    - AU06 (cheek raiser) lifts the cheeks as a smile does above the mouth (0.6 x both sides of
+      AU12 there) and pushes the lower lids up as the lid tightener does (0.5 x AU07 below the eye).
+    """
     from reenact.au import COND_NAMES
 
     regions = au_regions(mean_face)
     out = np.array(bases, np.float64, copy=True)
     for k, name in enumerate(COND_NAMES):
         out[k] *= regions[name.split("_")[0]][:, None]
-    k9, k10 = COND_NAMES.index("AU09"), COND_NAMES.index("AU10")
-    out[k9] = 0.6 * out[k10]
+    k = {n: i for i, n in enumerate(COND_NAMES)}
+    out[k["AU09"]] = 0.6 * out[k["AU10"]]
+    y = mean_face[:, 1]
+    y_eye = float(mean_face[[159, 145, 386, 374], 1].mean())
+    y_mouth = float(mean_face[[13, 14], 1].mean())
+    above_mouth = (1.0 - np.clip((y - (y_mouth - 1.2)) / 0.8, 0.0, 1.0))[:, None]
+    below_eye = np.clip((y - (y_eye - 0.2)) / 0.4, 0.0, 1.0)[:, None]
+    cheeks = regions["AU06"][:, None] * above_mouth
+    out[k["AU06"]] = 0.6 * cheeks * (out[k["AU12_L"]] + out[k["AU12_R"]]) + 0.5 * below_eye * out[k["AU07"]]
     return out
 
 
