@@ -112,7 +112,8 @@ def _normalised(pos: torch.Tensor, w: float, h: float) -> torch.Tensor:
 
 
 def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.Tensor, grid: torch.Tensor,
-                *, step: int, region_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+                *, step: int, region_size: tuple[int, int], offset: float = 0.0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """The refiner's crop and masks.
 
     Args:
@@ -120,7 +121,7 @@ def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.
         coarse_field: (B, 2, gh, gw) backward field (region pixels) on the coarse grid.
         masks: (B, 3, gh, gw) from ``build_masks``.
         grid: (1, S, S, 2) from ``crop_grid``.
-        step: the coarse grid's step; region_size: (h, w).
+        step: the coarse grid's step; offset: pixel position of its point 0; region_size: (h, w).
 
     Returns:
         crop (B, 3, S, S) in [-1, 1]; masks (B, 3, S, S) in [0, 1].
@@ -129,7 +130,7 @@ def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.
     h, w = region_size
     gh, gw = coarse_field.shape[-2:]
     g = grid.expand(b, -1, -1, -1)
-    on_coarse = _normalised(g / step, gw - 1, gh - 1)
+    on_coarse = _normalised((g - offset) / step, gw - 1, gh - 1)
     field = F.grid_sample(coarse_field, on_coarse, mode="bilinear", padding_mode="zeros", align_corners=True)
     src = g + field.permute(0, 2, 3, 1)
     crop = F.grid_sample(blurred.expand(b, -1, -1, -1), _normalised(src, w - 1, h - 1), mode="bilinear",
@@ -138,15 +139,15 @@ def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.
     return crop / 127.5 - 1.0, crop_masks
 
 
-def paste_refined(warped: torch.Tensor, color: torch.Tensor, weight: torch.Tensor,
-                  crop_to_region: np.ndarray, box: tuple[int, int, int, int] | None) -> torch.Tensor:
-    """Compose the refiner's paint into the full-resolution warped region.
+def paste_refined(warped: np.ndarray, color: torch.Tensor, weight: torch.Tensor,
+                  crop_to_region: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """Compose the refiner's paint into the full-resolution warped region (in place, the box only).
 
     Args:
-        warped: (B, 3, h, w) 0..255. color: (B, 3, S, S) in [-1, 1]. weight: (B, 1, S, S) in [0, 1]
+        warped: (B, h, w, 3) uint8. color: (B, 3, S, S) in [-1, 1]. weight: (B, 1, S, S) in [0, 1]
             (gate x (1 - attention)).
         crop_to_region: (2, 3) affine crop pixels -> region pixels.
-        box: (x0, y0, x1, y1) sub-box of the region that can change (None: all of it).
+        box: (x0, y0, x1, y1) sub-box of the region that can change (None: nothing changes).
     """
     import kornia.geometry.transform as KT
 
@@ -158,11 +159,11 @@ def paste_refined(warped: torch.Tensor, color: torch.Tensor, weight: torch.Tenso
     b = color.shape[0]
     paint = torch.cat([(color.float() + 1.0) * 127.5, weight.float()], 1)
     up = KT.warp_affine(paint, m[None].expand(b, 2, 3).to(paint), (y1 - y0, x1 - x0), mode="bilinear",
-                        padding_mode="zeros", align_corners=True)
-    out = warped.clone()
-    part = out[:, :, y0:y1, x0:x1]
-    out[:, :, y0:y1, x0:x1] = part + up[:, 3:4] * (up[:, :3] - part)
-    return out
+                        padding_mode="zeros", align_corners=True).permute(0, 2, 3, 1).cpu().numpy()
+    part = warped[:, y0:y1, x0:x1].astype(np.float32)
+    mixed = part + up[..., 3:4] * (up[..., :3] - part)
+    warped[:, y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return warped
 
 
 def gate_box(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 2

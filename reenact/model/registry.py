@@ -1,8 +1,10 @@
 """Named face models: ``build_editor("ganimation")`` and friends, for the CLI, eval and the API.
 
 Names:
-- ``warp``: the warp-guided model without a refiner: the AU rig moves the photo's own pixels
-  (``rig``: its .safetensors, default the registered ``rig``).
+- ``warp+refiner``: the warp-guided model: the AU rig moves the photo's own pixels and the
+  refiner paints only what a warp cannot (``weights``: the refiner's .safetensors, default the
+  registered ``refiner``; ``rig``: the rig's, default the registered ``rig``).
+- ``warp``: the same without the refiner (the new mouth opening shown as a dark cavity).
 - ``ganimation``: GANimation's generator repainting the 128 crop (``weights``: its .safetensors,
   default the registered ``generator``).
 - ``none``: the do-nothing reference (every frame is the source photo).
@@ -46,9 +48,19 @@ def _warp(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEdi
     return WarpEditor(load_registered_rig(rig))
 
 
+def _warp_refiner(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
+    from reenact.model.refiner import load_refiner
+    from reenact.model.warp_editor import WarpEditor
+    from reenact.weights import fetch
+
+    refiner = load_refiner(Path(weights) if weights is not None else fetch("refiner", quiet=True))
+    return WarpEditor(load_registered_rig(rig), refiner=refiner)
+
+
 Builder = Callable[[str | os.PathLike | None, PasteConfig, str | os.PathLike | None], FaceEditor]
 #: name -> builder(weights, paste, rig) of every model reenact can run.
 MODELS: dict[str, Builder] = {
+    "warp+refiner": _warp_refiner,
     "warp": _warp,
     "ganimation": _ganimation,
     "none": _none,

@@ -48,7 +48,9 @@ class WarpGeometry:
         labels: (M,) int64: -1 for mesh and strip, else the interior band
             (``reenact.model.interior.EYE``, ``MOUTH_UPPER``, ``CAVITY``, ``MOUTH_LOWER``).
         inside: (h, w) bool: region pixels inside the ring (the only ones that can change).
-        step: coarse grid step in pixels; grid size (gh, gw) with (gh - 1) * step >= h - 1.
+        step: coarse grid step in pixels: grid point (i, j) is the centre of the step x step cell
+            of pixels (i, j), at pixel ((j + 0.5) step - 0.5, (i + 0.5) step - 0.5); the grid
+            covers the region, (gh, gw) = ceil((h, w) / step).
     """
 
     box: tuple[int, int, int, int]
@@ -66,7 +68,12 @@ class WarpGeometry:
     @property
     def grid_size(self) -> tuple[int, int]:
         h, w = self.size
-        return -(-(h - 1) // self.step) + 1, -(-(w - 1) // self.step) + 1
+        return -(-h // self.step), -(-w // self.step)
+
+    @property
+    def offset(self) -> float:
+        """Pixel position of grid point 0 (the centre of the first cell)."""
+        return (self.step - 1) / 2.0
 
     @property
     def n_ring(self) -> int:
@@ -124,7 +131,7 @@ def build_geometry(landmarks: np.ndarray, image_size: tuple[int, int], mesh_tria
 
 
 def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor, size: tuple[int, int],
-                   *, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+                   *, scale: float = 1.0, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward displacement on a grid: for each grid point, its source position - its position.
 
     Each destination triangle maps to its source triangle by one affine map; the grid points in
@@ -135,8 +142,9 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
         src: (V, 2) or (B, V, 2) source vertex positions (pixels).
         dst: (B, V, 2) destination vertex positions (pixels).
         triangles: (M, 3) long.
-        size: (gh, gw) of the grid; grid point (i, j) sits at pixel (j * scale, i * scale).
-        scale: pixels per grid step.
+        size: (gh, gw) of the grid; grid point (i, j) sits at pixel (j * scale + offset,
+            i * scale + offset).
+        scale: pixels per grid step. offset: pixel position of grid point 0.
 
     Returns:
         field: (B, 2, gh, gw) float32, 0 where no triangle covers the point.
@@ -144,7 +152,7 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     """
     b, m = dst.shape[0], triangles.shape[0]
     gh, gw = size
-    d = dst[:, triangles].float() / scale  # (B, M, 3, 2) grid units
+    d = (dst[:, triangles].float() - offset) / scale  # (B, M, 3, 2) grid units
     s = (src if src.dim() == 3 else src[None]).expand(b, -1, -1)[:, triangles].float()  # (B, M, 3, 2) px
     a, e1, e2 = d[:, :, 0], d[:, :, 1] - d[:, :, 0], d[:, :, 2] - d[:, :, 0]
     det = e1[..., 0] * e2[..., 1] - e2[..., 0] * e1[..., 1]  # (B, M)
@@ -173,37 +181,61 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     l1, l2, c, px, py, owner = l1[keep], l2[keep], c[keep], px[keep], py[keep], owner[keep]
     cell = (owner // m) * (gh * gw) + py * gw + px
     field = torch.zeros((2, b * gh * gw), dtype=torch.float32, device=dst.device)
-    field[0, cell] = c[:, 6] + l1 * c[:, 8] + l2 * c[:, 10] - px.float() * scale
-    field[1, cell] = c[:, 7] + l1 * c[:, 9] + l2 * c[:, 11] - py.float() * scale
+    field[0, cell] = c[:, 6] + l1 * c[:, 8] + l2 * c[:, 10] - (px.float() * scale + offset)
+    field[1, cell] = c[:, 7] + l1 * c[:, 9] + l2 * c[:, 11] - (py.float() * scale + offset)
     tri = torch.full((b * gh * gw,), -1, dtype=torch.long, device=dst.device)
     tri[cell] = owner % m
     return field.view(2, b, gh, gw).permute(1, 0, 2, 3).contiguous(), tri.view(b, gh * gw)
 
 
 def upsample_field(field: torch.Tensor, step: int, size: tuple[int, int]) -> torch.Tensor:
-    """(B, 2, gh, gw) coarse field at an integer step -> (B, 2, h, w) at full resolution."""
+    """(B, C, gh, gw) values at cell centres (``WarpGeometry``) -> (B, C, h, w) at every pixel
+    (bilinear, edges held)."""
     if step == 1:
         return field[..., : size[0], : size[1]]
     gh, gw = field.shape[-2:]
-    full = F.interpolate(field, size=((gh - 1) * step + 1, (gw - 1) * step + 1), mode="bilinear",
-                         align_corners=True)
+    full = F.interpolate(field, size=(gh * step, gw * step), mode="bilinear", align_corners=False)
     return full[..., : size[0], : size[1]]
 
 
-def sample(image: torch.Tensor, field: torch.Tensor, *, mode: str = "bicubic") -> torch.Tensor:
-    """Backward-warp ``image`` (1|B, C, h, w) by a full-resolution field (B, 2, h, w).
+def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray) -> np.ndarray:
+    """Backward-warp one uint8 image by a coarse field, at full resolution (OpenCV, bicubic).
 
-    Values are clamped to the input's range (bicubic overshoots at edges).
+    Args:
+        image: (h, w, 3) uint8 source region.
+        coarse: (2, gh, gw) float32 field at cell centres (``WarpGeometry``), pixels.
+        step: the grid step. inside: (h, w) bool: pixels that may move (the rest stay exact).
+
+    Returns:
+        (h, w, 3) uint8. Bicubic keeps the face's sharpness (bilinear blurs it); uint8 output
+        saturates the cubic's overshoot.
     """
-    b, _, h, w = field.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=field.device, dtype=field.dtype),
-                            torch.arange(w, device=field.device, dtype=field.dtype), indexing="ij")
-    x = (xs + field[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
-    y = (ys + field[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
-    grid = torch.stack([x, y], -1)  # (B, h, w, 2)
-    src = image.expand(b, -1, -1, -1) if image.shape[0] == 1 else image
-    out = F.grid_sample(src, grid, mode=mode, padding_mode="border", align_corners=True)
-    return out.clamp(float(image.min()), float(image.max()))
+    import cv2
+
+    h, w = inside.shape
+    if step == 1:
+        fx, fy = coarse[0, :h, :w], coarse[1, :h, :w]
+    else:
+        gh, gw = coarse.shape[-2:]
+        fx = cv2.resize(coarse[0], (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        fy = cv2.resize(coarse[1], (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    ys, xs = _pixel_grid(h, w)
+    map_x = np.where(inside, xs + fx, xs).astype(np.float32)
+    map_y = np.where(inside, ys + fy, ys).astype(np.float32)
+    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    key = (h, w)
+    if key not in _GRIDS:
+        if len(_GRIDS) > 8:
+            _GRIDS.clear()
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        _GRIDS[key] = (ys, xs)
+    return _GRIDS[key]
 
 
 def triangle_areas(points: np.ndarray | torch.Tensor, triangles: np.ndarray | torch.Tensor):

@@ -50,7 +50,7 @@ from reenact.model.warp import (
     WarpGeometry,
     backward_field,
     build_geometry,
-    sample,
+    remap,
     upsample_field,
 )
 
@@ -77,6 +77,7 @@ class WarpFace(PreparedFace):
     canonical: np.ndarray | None = None  # (478, 3) source landmarks in the canonical frame
     cond: np.ndarray | None = None  # (20,) source conditioning vector
     region: torch.Tensor | None = None  # (1, 3, h, w) float32 0..255 source pixels of the box
+    region_u8: np.ndarray | None = None  # (h, w, 3) uint8 the same
     inside: torch.Tensor | None = None  # (1, 1, h, w) bool, inside the ring
     lip_colour: torch.Tensor | None = None  # (1, 3, 1, 1) median colour of the source's lips
     is_grey: bool = False
@@ -133,6 +134,7 @@ class WarpEditor:
         return WarpFace(
             source=source, box=geom.box, mask=geom.inside.astype(np.float32), geometry=geom, pose=pose,
             canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0], region=region,
+            region_u8=np.ascontiguousarray(source.image[y0:y1, x0:x1]),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
             lip_colour=_lip_colour(source.image, landmarks).to(self.device), is_grey=_is_grey(source.image),
             blurred=_antialiased(region, source.alignment.scale),
@@ -175,13 +177,11 @@ class WarpEditor:
             warped, crops, attention = self.refine(prepared, targets, dst, coarse, tri, warped,
                                                    precision=precision)
             seconds["generate"] = time.perf_counter() - t1
-        out = torch.where(prepared.inside, warped, prepared.region)
-        regions = out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        return EditedBatch(regions=regions, attention=attention, crops=crops, seconds=seconds)
+        return EditedBatch(regions=warped, attention=attention, crops=crops, seconds=seconds)
 
-    def warp(self, prepared: WarpFace, dst: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def warp(self, prepared: WarpFace, dst: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
         """Warp the source region to B destination meshes -> (coarse field (B, 2, gh, gw), triangle
-        map (B, gh * gw) (-1: none), warped region (B, 3, h, w) float 0..255)."""
+        map (B, gh * gw) (-1: none), warped region (B, h, w, 3) uint8)."""
         geom = prepared.geometry
         offset = np.array(geom.box[:2], np.float64)
         b = len(dst)
@@ -190,27 +190,31 @@ class WarpEditor:
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
         src_v = np.concatenate([fixed, virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
-        coarse, tri = backward_field(torch.from_numpy(src_v).float().to(self.device),
-                                     torch.from_numpy(dst_v).float().to(self.device),
-                                     torch.from_numpy(geom.triangles).to(self.device), geom.grid_size,
-                                     scale=geom.step)
-        full = upsample_field(coarse, geom.step, geom.size)
-        return coarse, tri, sample(prepared.region, full)
+        coarse, tri = backward_field(torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float(),
+                                     torch.from_numpy(geom.triangles), geom.grid_size, scale=geom.step,
+                                     offset=geom.offset)
+        fields = coarse.numpy()
+        warped = np.stack([remap(prepared.region_u8, f, geom.step, geom.inside) for f in fields])
+        return coarse.to(self.device), tri.to(self.device), warped
 
-    def fill_cavity(self, prepared: WarpFace, warped: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
-        """Paint the newly opened part of the mouth (the interior's CAVITY band) dark."""
+    def fill_cavity(self, prepared: WarpFace, warped: np.ndarray, tri: torch.Tensor) -> np.ndarray:
+        """Paint the newly opened part of the mouth (the interior's CAVITY band) dark (in place)."""
         geom = prepared.geometry
         cavity_tris = torch.from_numpy(geom.labels == CAVITY).to(tri.device)
-        in_cavity = (tri >= 0) & cavity_tris[tri.clamp(min=0)]  # (B, P)
-        if not in_cavity.any():
-            return warped
+        in_cavity = ((tri >= 0) & cavity_tris[tri.clamp(min=0)]).float()  # (B, P)
         gh, gw = geom.grid_size
-        coarse = torch.nn.functional.avg_pool2d(in_cavity.float().view(-1, 1, gh, gw), 3, 1, 1,
-                                                count_include_pad=False)  # a soft edge, one cell wide
-        weight = upsample_field(torch.maximum(coarse, in_cavity.float().view(-1, 1, gh, gw) * 0.999),
-                                geom.step, geom.size)
-        cavity = prepared.lip_colour * self.config.cavity_darkness
-        return warped + weight * (cavity - warped)
+        cells = in_cavity.view(-1, 1, gh, gw)
+        box = gate_box(cells[:, 0], geom.step, geom.size)
+        if box is None:
+            return warped
+        soft = torch.nn.functional.avg_pool2d(cells, 3, 1, 1, count_include_pad=False)
+        weight = upsample_field(torch.maximum(soft, 0.999 * cells), geom.step, geom.size)
+        x0, y0, x1, y1 = box
+        w = weight[:, 0, y0:y1, x0:x1, None].cpu().numpy()
+        colour = (prepared.lip_colour.view(1, 1, 1, 3) * self.config.cavity_darkness).cpu().numpy()
+        part = warped[:, y0:y1, x0:x1].astype(np.float32)
+        warped[:, y0:y1, x0:x1] = np.clip(part + w * (colour - part) + 0.5, 0, 255).astype(np.uint8)
+        return warped
 
     def masks(self, prepared: WarpFace, targets: np.ndarray, dst: np.ndarray, tri: torch.Tensor
               ) -> torch.Tensor:
@@ -231,7 +235,7 @@ class WarpEditor:
         masks = self.masks(prepared, targets, dst, tri)
         box = gate_box(masks[:, 2], geom.step, geom.size)
         crop, crop_masks = crop_inputs(prepared.blurred, coarse, masks, prepared.grid, step=geom.step,
-                                       region_size=geom.size)
+                                       region_size=geom.size, offset=geom.offset)
         cond = table_to_cond(targets)
         cond_in = torch.from_numpy(np.concatenate([cond, cond - prepared.cond[None]], 1)).to(self.device)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
@@ -263,7 +267,7 @@ def _eye_masks(landmarks: np.ndarray, geom: WarpGeometry) -> torch.Tensor:
     from matplotlib.path import Path as PolyPath
 
     gh, gw = geom.grid_size
-    ys, xs = np.mgrid[0:gh, 0:gw] * geom.step
+    ys, xs = np.mgrid[0:gh, 0:gw] * geom.step + geom.offset
     pts = np.stack([xs.ravel(), ys.ravel()], 1)
     out = [PolyPath(landmarks[list(eye), :2]).contains_points(pts).reshape(gh, gw)
            for eye in (M.RIGHT_EYE, M.LEFT_EYE)]

@@ -106,7 +106,8 @@ def pair_samples(editor: WarpEditor, frames: np.ndarray, data: LandmarkSet, sour
         coarse, tri, warped = editor.warp(prepared, dst)
         masks = editor.masks(prepared, targets, dst, tri)
         crop, crop_masks = crop_inputs(prepared.blurred, coarse, masks, prepared.grid,
-                                       step=prepared.geometry.step, region_size=prepared.geometry.size)
+                                       step=prepared.geometry.step, region_size=prepared.geometry.size,
+                                       offset=prepared.geometry.offset)
         target_img = torch.from_numpy(frames[data.frame[j]]).permute(2, 0, 1)[None].float()
         target = warp_to_crop(target_img, torch.from_numpy(alignment.frame_to_crop).float()[None], crop_size)
         cond = table_to_cond(targets)[0]
