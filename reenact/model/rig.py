@@ -63,12 +63,33 @@ class AURig:
         """Head pose of a face: the similarity from the canonical frame to its (478, 3) landmarks."""
         return M.fit_pose(landmarks, self.mean, self.rigid_weights)
 
-    def displacement(self, delta_cond: np.ndarray) -> np.ndarray:
-        """(B, 20) change of the conditioning vector -> (B, 478, 3) canonical displacement."""
+    def displacement(self, delta_cond: np.ndarray, target_cond: np.ndarray | None = None) -> np.ndarray:
+        """(B, 20) change of the conditioning vector -> (B, 478, 3) canonical displacement.
+
+        With the (B, 20) target itself, AU04 combined with AU01 gives FACS's oblique "sad" brows:
+        the brow lowerer still draws the brows together and lowers their outer part, but no longer
+        pulls down the inner ends the inner brow raiser lifts (linear bases would cancel there).
+        """
         delta = np.asarray(delta_cond, np.float32)
         lower = self.bases if self.lower_bases is None else self.lower_bases
-        return (np.einsum("bk,kvc->bvc", np.maximum(delta, 0.0), self.bases, optimize=True)
-                + np.einsum("bk,kvc->bvc", np.minimum(delta, 0.0), lower, optimize=True))
+        rise = np.maximum(delta, 0.0)
+        out = (np.einsum("bk,kvc->bvc", rise, self.bases, optimize=True)
+               + np.einsum("bk,kvc->bvc", np.minimum(delta, 0.0), lower, optimize=True))
+        if target_cond is not None:
+            k01, k04 = COND_NAMES.index("AU01"), COND_NAMES.index("AU04")
+            both = np.minimum(np.asarray(target_cond, np.float32)[:, k01], 1.0) * 0.85 * rise[:, k04]
+            if (both > 0).any():
+                inner = self._inner_brows()
+                out[:, :, 1] -= both[:, None] * inner[None] * self.bases[k04, :, 1][None]
+        return out
+
+    def _inner_brows(self) -> np.ndarray:
+        """(478,) weight of the medial brow and glabella points (1 at the middle, 0 at the outer
+        brow), on the mean face."""
+        x, y = self.mean[:, 0], self.mean[:, 1]
+        y_eye = float(self.mean[[159, 145, 386, 374], 1].mean())
+        medial = np.clip(1.0 - (np.abs(x) - 1.5) / 2.5, 0.0, 1.0)
+        return (medial * (y < y_eye)).astype(np.float32)
 
     def save(self, path: str | Path) -> None:
         from safetensors.numpy import save_file
@@ -255,24 +276,30 @@ def folded(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
 
 
 def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, orientation: np.ndarray,
-           *, tolerance: float = 0.0, ignore: np.ndarray | None = None, iterations: int = 40) -> np.ndarray:
-    """Remove folds from moved meshes, locally first, globally if needed.
+           *, tolerance: float = 0.0, ignore: np.ndarray | None = None, iterations: int = 40,
+           neighbours=None) -> np.ndarray:
+    """Remove folds from moved meshes: locally first, by region next, globally as a last resort.
 
-    Each folded triangle's vertices are pulled halfway to the triangle's mean displacement (a
-    translated triangle keeps its source area and winding), repeated while any triangle folds;
-    what still folds afterwards is fixed by scaling that face's whole displacement down
-    (``fold_free_scale``).
+    1. Each folded triangle's vertices are pulled halfway to the triangle's mean displacement (a
+       translated triangle keeps its source area and winding), while any triangle folds.
+    2. Where two motions still collide (brows coming down onto a lid that is raised), the motion
+       of that neighbourhood only is scaled down step by step (a per-vertex factor, smoothed over
+       the mesh ``neighbours`` so that there is no seam), until nothing folds.
+    3. Whatever still folds is fixed by scaling that face's whole displacement (``fold_free_scale``).
 
     Args:
-        source_xy: (V, 2). target_xy: (B, V, 2).
+        source_xy: (V, 2). target_xy: (B, V, 2). neighbours: ``mesh_neighbours`` (V, V) or None.
 
     Returns:
         (B, V, 2) fold-free targets.
     """
+    def bad_of(disp):
+        return folded(source_xy, source_xy[None] + disp, triangles, orientation, tolerance=tolerance,
+                      ignore=ignore)
+
     disp = np.array(target_xy, np.float64) - source_xy[None]
     for _ in range(iterations):
-        bad = folded(source_xy, source_xy[None] + disp, triangles, orientation, tolerance=tolerance,
-                     ignore=ignore)
+        bad = bad_of(disp)
         if not bad.any():
             break
         frame, tri = np.nonzero(bad)
@@ -284,9 +311,27 @@ def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
         np.add.at(count, (np.repeat(frame, 3), verts.ravel()), 1.0)
         hit = count > 0
         disp[hit] = 0.5 * disp[hit] + 0.5 * pull[hit] / count[hit][:, None]
+    if neighbours is not None:
+        disp = _scale_locally(disp, bad_of, triangles, neighbours)
     target = source_xy[None] + disp
     scale = fold_free_scale(source_xy, target, triangles, orientation, tolerance=tolerance, ignore=ignore)
     return source_xy[None] + scale[:, None, None] * disp
+
+
+def _scale_locally(disp: np.ndarray, bad_of, triangles: np.ndarray, neighbours, *, steps: int = 24
+                   ) -> np.ndarray:
+    """Scale the displacement down around the triangles that still fold (see ``unfold``)."""
+    factor = np.ones(disp.shape[:2])
+    base = disp.copy()
+    for _ in range(steps):
+        bad = bad_of(base * factor[..., None])
+        if not bad.any():
+            break
+        for b in np.flatnonzero(bad.any(1)):
+            verts = np.unique(triangles[bad[b]])
+            factor[b, verts] *= 0.8
+            factor[b] = np.minimum(factor[b], 0.5 * factor[b] + 0.5 * (neighbours @ factor[b]))
+    return base * factor[..., None]
 
 
 def fold_free_scale(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray,

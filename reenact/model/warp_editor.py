@@ -42,6 +42,7 @@ from reenact.model.rig import (
     au_regions,
     constrain,
     lid_openness,
+    mesh_neighbours,
     set_lid_openness,
     unfold,
 )
@@ -107,6 +108,7 @@ class WarpEditor:
         self._crop_size = refiner.config.image_size if refiner is not None else crop_size
         self._device = torch.device("cpu")
         self._open_triangles = self.mesh.triangles[~self.mesh.closures]
+        self._neighbours = mesh_neighbours(self.mesh.triangles, M.N_MESH, skip=self.mesh.closures)
         self._texture = texture_regions(au_regions(rig.mean))  # (20, 478)
 
     @property
@@ -149,9 +151,9 @@ class WarpEditor:
         if motion is None:
             cond = table_to_cond(np.asarray(targets, np.float32))
             delta = cond - prepared.cond[None]
-            moved = canon + k * self.rig.displacement(delta)
+            moved = canon + k * self.rig.displacement(delta, cond)
             delta[:, _BLINK] = 0.0
-            unblinked = canon + k * self.rig.displacement(delta)
+            unblinked = canon + k * self.rig.displacement(delta, cond)
             openness = lid_openness(prepared.cond[_BLINK], cond[:, _BLINK])
             moved = set_lid_openness(moved, unblinked, openness, min_gap=self.config.constraints.lid_gap)
         else:
@@ -160,7 +162,8 @@ class WarpEditor:
         src_xy = prepared.source.face.landmarks[:M.N_MESH, :2].astype(np.float64)
         dst_xy = src_xy[None] + prepared.pose.displace(moved - prepared.canonical[None])[:, :M.N_MESH]
         return unfold(src_xy, dst_xy, self.mesh.triangles, self.mesh.orientation,
-                      tolerance=self.config.constraints.fold_tolerance, ignore=self.mesh.closures)
+                      tolerance=self.config.constraints.fold_tolerance, ignore=self.mesh.closures,
+                      neighbours=self._neighbours)
 
     def edit(self, prepared: WarpFace, targets: np.ndarray, *, motion: np.ndarray | None = None,
              precision: str = "fp32") -> EditedBatch:

@@ -19,6 +19,8 @@ from reenact.model.rig import AURig
 from reenact.training.landmarks import LandmarkSet
 from reenact.training.rig import RigFitReport, fit_rig
 
+LOWER_GAIN = 1.5  # the most a lowering basis is scaled up from the regression's
+
 
 @dataclass(frozen=True)
 class CalibrationConfig:
@@ -146,8 +148,9 @@ def run_fit(job: RigJob, *, progress=None) -> tuple[AURig, RigFitReport, np.ndar
     gains = symmetric(calibration_gains(responses, cfg.gains, cfg, weak=weak))
     meta = {**rig.metadata, "gains": ",".join(f"{g:.3f}" for g in gains),
             "calibration_faces": str(len(sources))}
+    lower = rig.bases * np.clip(gains, 1.0, LOWER_GAIN)[:, None, None]
     calibrated = AURig(bases=(rig.bases * gains[:, None, None]).astype(np.float32), mean=rig.mean,
-                       rigid_weights=rig.rigid_weights, metadata=meta, lower_bases=rig.bases)
+                       rigid_weights=rig.rigid_weights, metadata=meta, lower_bases=lower.astype(np.float32))
     return calibrated, report, gains
 
 
