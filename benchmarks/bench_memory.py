@@ -1,7 +1,7 @@
 """Peak memory of a reenactment run on a 1-minute vs a 10-minute clip: it must stay flat.
 
-    python benchmarks/bench_memory.py                    # 1 and 10 minutes, tiny random G, CPU
-    python benchmarks/bench_memory.py --minutes 1 3 --json out/bench_memory.json
+    python benchmarks/bench_memory.py --size 1080        # 1 and 10 minutes at 1080p, default model
+    python benchmarks/bench_memory.py --model ganimation --size 360 --minutes 1 3
 
 The long clips are synthetic: the registered real clip WolfgangLanger_Pexels.mp4 (19.7 s,
 640x360, 23.976 fps, with audio) looped with ffmpeg ``-stream_loop`` and cut to length (stream
@@ -10,8 +10,9 @@ copy, so making them is quick). The source photo is the clip's first frame.
 Each clip runs ``ReenactPipeline`` in its own child process, writing an mp4, while a thread
 samples the child's resident memory (VmRSS) every 0.25 s. Memory flatness is about the streaming
 (pass 1 keeps only per-frame AUs, pass 2 streams batches through bounded queues), not about the
-network, so by default a TINY random generator is used to keep 10 minutes of video feasible on
-2 CPU cores; --paper uses the paper-sized G (same memory pattern, ~4x slower on CPU).
+network; the registered default model runs (``--model``; for ``ganimation`` a tiny random G, or
+--paper for the paper-sized one). ``--size 1080`` scales the looped clip to 1920x1080 (re-encoded
+once, veryfast), the size of the issue's memory bar (< 2 GiB at any length).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import build_generator, pick_device, run_ffmpeg  # noqa: E402
+from bench_pipeline import build_generator, make_clip, pick_device, run_ffmpeg  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -73,7 +74,7 @@ def worker(args: argparse.Namespace) -> dict:
     from reenact.video import probe_video, read_all_frames
 
     device = pick_device(args.device)
-    generator, g_name = build_generator(None, not args.paper)
+    generator, g_name = build_generator(None, not args.paper, args.model)
     clip = Path(args.worker)
     info = probe_video(clip)
     source = read_all_frames(clip, max_frames=1)[0]
@@ -108,7 +109,7 @@ def worker(args: argparse.Namespace) -> dict:
 
 def run_child(clip: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--worker", str(clip), "--device", args.device,
-           "--precision", args.precision] + (["--paper"] if args.paper else [])
+           "--precision", args.precision, "--model", args.model] + (["--paper"] if args.paper else [])
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode != 0:
         raise RuntimeError(f"memory benchmark child failed for {clip.name}:\n{done.stderr[-3000:]}")
@@ -128,12 +129,19 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", nargs="+", type=float, default=[1.0, 10.0])
-    p.add_argument("--paper", action="store_true", help="paper-sized random G instead of the tiny one")
+    p.add_argument("--paper", action="store_true", help="ganimation: paper-sized random G, not the tiny one")
+    p.add_argument("--model", default=None, help="a registered model (default: the default model)")
+    p.add_argument("--size", default="360", choices=["360", "1080"],
+                   help="clip height (640x360 or 1920x1080)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--json", default=None, help="also write the rows as JSON here")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.model is None:
+        from reenact.model.registry import DEFAULT_MODEL
+
+        args.model = DEFAULT_MODEL
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
@@ -148,7 +156,14 @@ def main(argv=None) -> int:
             seconds = 60.0 * minutes
             loops = int(seconds // base_s) + 1
             clip = Path(tmp) / f"loop_{minutes:g}min.mp4"
-            run_ffmpeg(["-stream_loop", str(loops), "-i", str(base), "-c", "copy", "-t", f"{seconds:.3f}",
+            if args.size == "1080":
+                unit = Path(tmp) / "unit_1080.mp4"
+                if not unit.exists():
+                    make_clip(base, unit, (1920, 1080))
+                source = unit
+            else:
+                source = base
+            run_ffmpeg(["-stream_loop", str(loops), "-i", str(source), "-c", "copy", "-t", f"{seconds:.3f}",
                         str(clip)])
             print(f"made {clip.name}; running ...", file=sys.stderr)
             rows.append(run_child(clip, args))

@@ -17,9 +17,10 @@ assembly + encoding run in a writer thread, so pass-2 stages overlap and the sha
 to more than 100 %. Peak memory: the child's peak RSS (``ru_maxrss``; ffmpeg, a separate
 process, is not included) and ``torch.cuda.max_memory_allocated`` on a GPU.
 
-The generator is the paper-sized G (random weights unless --weights): its speed does not depend
-on what it learnt. Goals (issue 4): CPU (2 cores) >= 5 fps at 512x512; H100 >= 300 fps at 512
-and >= 100 fps at 1080p.
+The model is the registered default (``--model``); for ``--model ganimation`` without
+``--weights`` a paper-sized random G (its speed does not depend on what it learnt). Goals: CPU
+(2 cores) >= 40 fps at 512x512 and >= 15 fps at 1080p (issue 8, warp-guided model); H100 >= 300
+fps at 512 and >= 100 fps at 1080p.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SIZES = {"512": (512, 512), "1080": (1920, 1080), "360": (640, 360)}
-STAGES = ("decode", "track", "smooth", "generate", "paste", "encode", "setup")
-STAGE_LABELS = {"decode": "decode", "track": "track+AUs", "smooth": "smooth", "generate": "generate",
-                "paste": "paste", "encode": "encode", "setup": "setup"}
-GOALS_FPS = {("cpu", "512"): 5.0, ("cuda", "512"): 300.0, ("cuda", "1080"): 100.0}
+STAGES = ("decode", "track", "smooth", "warp", "generate", "paste", "encode", "setup")
+STAGE_LABELS = {"decode": "decode", "track": "track+AUs", "smooth": "smooth", "warp": "warp",
+                "generate": "generate", "paste": "paste", "encode": "encode", "setup": "setup"}
+GOALS_FPS = {("cpu", "512"): 40.0, ("cpu", "1080"): 15.0, ("cuda", "512"): 300.0, ("cuda", "1080"): 100.0}
 
 
 def ffmpeg_exe() -> str:
@@ -78,11 +79,18 @@ def make_clip(src: Path, dest: Path, size: tuple[int, int], *, seconds: float | 
     return dest
 
 
-def build_generator(weights: str | None, tiny: bool):
+def build_generator(weights: str | None, tiny: bool, model: str = "ganimation"):
+    """(the model for ``ReenactPipeline``, its description). For ``ganimation`` without weights, a
+    paper-sized (or --tiny) random G: its speed does not depend on what it learnt; other models
+    load their registered (or given) weights."""
     import torch
 
     from reenact.generator import Generator, GeneratorConfig, load_generator
+    from reenact.model.registry import build_editor
 
+    if model != "ganimation":
+        label = Path(weights).name if weights else "registered"
+        return build_editor(model, weights=weights), f"{model} ({label})"
     if weights:
         return load_generator(weights), Path(weights).name
     torch.manual_seed(0)
@@ -108,7 +116,7 @@ def worker(args: argparse.Namespace) -> dict:
 
     device = pick_device(args.device)
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    generator, g_name = build_generator(args.weights, args.tiny)
+    generator, g_name = build_generator(args.weights, args.tiny, args.model)
     clip = Path(args.worker)
     source = read_all_frames(clip, max_frames=1)[0]
     info = probe_video(clip)
@@ -139,7 +147,8 @@ def worker(args: argparse.Namespace) -> dict:
 
 def run_child(clip: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--worker", str(clip), "--frames", str(args.frames or 0),
-           "--device", args.device, "--precision", args.precision, "--batch-size", str(args.batch_size)]
+           "--device", args.device, "--precision", args.precision, "--batch-size", str(args.batch_size),
+           "--model", args.model]
     if args.weights:
         cmd += ["--weights", args.weights]
     if args.tiny:
@@ -187,7 +196,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sizes", nargs="+", default=["512", "1080"], choices=sorted(SIZES))
     p.add_argument("--frames", type=int, default=None,
                    help="frames per run (default: 120 on CPU, the whole clip (472) on a GPU)")
-    p.add_argument("--weights", default=None, help="generator .safetensors (default: paper-sized random G)")
+    p.add_argument("--model", default=None, help="a registered model (default: the default model)")
+    p.add_argument("--weights", default=None,
+                   help="the model's weights (ganimation: default a paper-sized random G)")
     p.add_argument("--tiny", action="store_true", help="a tiny random G instead (plumbing only)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
@@ -200,6 +211,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.model is None:
+        from reenact.model.registry import DEFAULT_MODEL
+
+        args.model = DEFAULT_MODEL
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
