@@ -490,9 +490,11 @@ class ReenactPipeline:
         from reenact.motion import MotionConfig, landmark_motion
 
         cfg = self.config.transfer
+        # absolute transfer copies the driver's expression: for landmarks, its motion from its
+        # first frame, which is right when the photo is that frame (self-reenactment)
+        reference = "first" if cfg.mode == "absolute" else cfg.reference
         return landmark_motion(raw, self.editor.rig, smoothing=self.config.smoothing,
-                               config=MotionConfig(strength=cfg.strength, only=cfg.only,
-                                                   reference=cfg.reference))
+                               config=MotionConfig(strength=cfg.strength, only=cfg.only, reference=reference))
 
     def transfer(self, source_aus: np.ndarray, track: AUTrack, neutral: np.ndarray) -> np.ndarray:
         """Step 5: target AUs (T, 23) for the source face; frames still without values (gap

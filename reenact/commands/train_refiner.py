@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     config = replace(RefinerTrainConfig(), steps=args.steps, batch_size=args.batch_size,
                      adversarial=args.adversarial, au_loss=0.1 * args.adversarial)
     try:
-        train_refiner(args.data, args.out, config)
+        train_refiner(args.data, args.out, config, log=lambda line: print(line, flush=True))
     except (KeyboardInterrupt, Interrupted):
         print(f"reenact: interrupted; the last checkpoint in {args.out} resumes the run")
         raise
