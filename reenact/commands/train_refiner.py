@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--adversarial", type=float, default=0.0, help="weight of the critic (0: none)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (1 is much faster on a CPU shared with other jobs)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "WEIGHTS"),
                    help="copy a run's EMA refiner to WEIGHTS (fp16 safetensors)")
     p.set_defaults(func=run)
@@ -50,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     from reenact.training.refiner_train import RefinerTrainConfig, train_refiner
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     config = replace(RefinerTrainConfig(), steps=args.steps, batch_size=args.batch_size,
                      adversarial=args.adversarial, au_loss=0.1 * args.adversarial)
     try:
