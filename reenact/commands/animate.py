@@ -49,7 +49,8 @@ def _run(args: argparse.Namespace) -> int:
     config = PipelineConfig(**common_config(args))
     frames_dir = args.out.suffix.lower() != ".mp4"
     script = load_script(args.script, fps=args.fps)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model).to(pick_device(args.device))
+    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
+    pipeline = pipeline.to(pick_device(args.device))
     result = pipeline.animate(args.source, script.values, script.fps, args.out, frames_dir=frames_dir,
                               progress=not args.quiet, relative=args.relative or script.relative)
     if not args.quiet:

@@ -50,7 +50,8 @@ def _run(args: argparse.Namespace) -> int:
     config = PipelineConfig(**common_config(args))
     faces = list_faces(args.faces)
     targets = read_targets(args.targets)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model).to(pick_device(args.device))
+    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
+    pipeline = pipeline.to(pick_device(args.device))
     mine = len(range(shard[0], len(faces), shard[1]))
     with tqdm(total=mine * len(targets), unit="image", desc="render-batch", disable=args.quiet,
               dynamic_ncols=True) as bar:
