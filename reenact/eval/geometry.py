@@ -64,6 +64,12 @@ def square_window(image: np.ndarray, box: Sequence[float], zoom: float, *, pad: 
     side = max(int(round(2 * half)), 2)
     h, w = image.shape[:2]
     margin = max(0, -left, -top, left + side - w, top + side - h)
+    if margin and pad == "constant":  # black outside the image: copy the part inside
+        window = np.zeros((side, side, image.shape[2]), image.dtype)
+        y0, x0, y1, x1 = max(top, 0), max(left, 0), min(top + side, h), min(left + side, w)
+        if y1 > y0 and x1 > x0:
+            window[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1]
+        return window, left, top
     padded = np.pad(image, ((margin,) * 2, (margin,) * 2, (0, 0)), mode=pad) if margin else image
     y, x = top + margin, left + margin  # the window's corner in the padded image
     return np.ascontiguousarray(padded[y:y + side, x:x + side]), left, top
@@ -110,7 +116,7 @@ class FaceLandmarks68:
             scale = min(1.0, self.search_side / max(image.shape[:2]))
             window, left, top = image, 0, 0
         else:
-            window, left, top = square_window(image, hint, 2.0)
+            window, left, top = square_window(image, hint, 2.0, pad="constant")
             scale = self.window / window.shape[0]
         if scale != 1.0:
             size = (max(1, round(window.shape[1] * scale)), max(1, round(window.shape[0] * scale)))
@@ -204,14 +210,16 @@ def face_geometry(points: np.ndarray) -> FaceGeometry:
         mouth_width=float(np.linalg.norm(points[_CORNER_L] - points[_CORNER_R]) / iod))
 
 
-def alignment_from_points(points: np.ndarray, crop_size: int) -> np.ndarray:
+def alignment_from_points(points: np.ndarray, crop_size: int, *, zoom: float = 1.0) -> np.ndarray:
     """(2, 3) frame -> crop affine (``reenact.align`` conventions) that puts the eye centres and
-    the nose tip of (68, 2) points on ``CROP_TEMPLATE`` in a crop_size x crop_size crop."""
+    the nose tip of (68, 2) points on ``CROP_TEMPLATE`` in a crop_size x crop_size crop; ``zoom``
+    > 1 widens the field of view around the same centre (2.5: the head, hair and neck)."""
     from reenact.align import similarity_transform
 
     points = _check_points(points)
     rigid = np.stack([points[_EYE_R].mean(0), points[_EYE_L].mean(0), points[_NOSE_TIP]])
-    return similarity_transform(rigid, CROP_TEMPLATE * crop_size - 0.5)
+    template = 0.5 + (CROP_TEMPLATE - 0.5) / zoom
+    return similarity_transform(rigid, template * crop_size - 0.5)
 
 
 # --------------------------------------------------------------------------------------------

@@ -64,8 +64,12 @@ def ycbcr(image: np.ndarray) -> np.ndarray:
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB -> (H, W) float32 BT.601 luma Y in levels [0, 255]."""
-    return ycbcr(image)[..., 0]
+    """(H, W, 3) RGB -> (H, W) float32 BT.601 luma Y in levels [0, 255] (``ycbcr``'s Y)."""
+    rgb = to_unit_float(image)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"expected an (H, W, 3) RGB image, got {rgb.shape}")
+    return rgb @ (_BT601[0] * 255.0)
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,6 +78,9 @@ def luminance(image: np.ndarray) -> np.ndarray:
 
 def _errors(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
     """(mean |difference|, mean squared difference) over the masked pixels, [0, 1] units."""
+    if mask is None and output.dtype == reference.dtype == np.uint8 and output.shape == reference.shape:
+        diff = output.astype(np.int16) - reference  # exact and ~3x faster than floats on full frames
+        return float(np.abs(diff).mean()) / 255.0, float(np.square(diff, dtype=np.int32).mean()) / 255.0 ** 2
     a, b = _pair(output, reference)
     diff = (a - b)[_region(mask, a.shape)]
     return float(np.abs(diff).mean()), float((diff * diff).mean())
@@ -94,10 +101,15 @@ def psnr(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     return _psnr(_errors(output, reference, mask)[1])
 
 
-def l1_psnr_ssim(output: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
-    """(``l1_distance``, ``psnr``, ``ssim``) of two whole images, the difference taken once."""
+def l1_psnr(output: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """(``l1_distance``, ``psnr``) of two whole images, the difference taken once."""
     l1, mse = _errors(output, reference, None)
-    return l1, _psnr(mse), ssim(output, reference)
+    return l1, _psnr(mse)
+
+
+def l1_psnr_ssim(output: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
+    """(``l1_distance``, ``psnr``, ``ssim``) of two whole images."""
+    return (*l1_psnr(output, reference), ssim(output, reference))
 
 
 def ssim(output: np.ndarray, reference: np.ndarray, *, sigma: float = SSIM_SIGMA) -> float:
@@ -110,8 +122,9 @@ def ssim(output: np.ndarray, reference: np.ndarray, *, sigma: float = SSIM_SIGMA
     from scipy.ndimage import gaussian_filter
 
     a, b = _pair(output, reference)
-    x = luminance(a) / 255.0 if a.ndim == 3 else a
-    y = luminance(b) / 255.0 if b.ndim == 3 else b
+    x = a @ _BT601[0] if a.ndim == 3 else a  # luma in [0, 1]
+    y = b @ _BT601[0] if b.ndim == 3 else b
+
     radius = int(3.5 * sigma + 0.5)
     if min(x.shape) <= 2 * radius:
         raise InputError(f"images of {x.shape} are too small for SSIM (need > {2 * radius} px)")

@@ -132,7 +132,7 @@ class SourceMeter:
         self.source = source
         self.identity = identity
         self.landmarks = landmarks
-        window, left, top = square_window(source.image, source.face.box, MEASURE_ZOOM)
+        window, left, top = square_window(source.image, source.face.box, MEASURE_ZOOM, pad="constant")
         self.source_window = window
         self.mask = face_mask(source.face, (left, top), window.shape[:2])
         self._quality = FaceQualityMeter(window, self.mask)
@@ -144,7 +144,7 @@ class SourceMeter:
 
     def window(self, image: np.ndarray) -> np.ndarray:
         """The measured window of an output (same pixels as ``source_window``)."""
-        return square_window(image, self.source.face.box, MEASURE_ZOOM)[0]
+        return square_window(image, self.source.face.box, MEASURE_ZOOM, pad="constant")[0]
 
     def quality(self, window: np.ndarray) -> FaceQuality:
         """Sharpness, colour and speckle of an output window vs the source's, in the face mask."""

@@ -125,8 +125,8 @@ def _video_rows(summaries: Sequence[dict], self_runs: bool) -> tuple[list[str], 
     head = ["model", "source", "clip", "frames", "reliable-AU MAE", "AU corr", "identity median",
             "sharpness", "speckle", "chroma dev.", "seam step", "outside change", "inside change", "flicker"]
     if self_runs:
-        head = head[:4] + ["face L1", "face PSNR", "face SSIM", "frame L1", "frame PSNR", "frame SSIM",
-                           "geometry error mouth / brows / eyes"] + head[4:]
+        head = head[:4] + ["face L1", "face PSNR", "face SSIM", "head L1", "head PSNR", "head SSIM",
+                           "whole frame L1 / PSNR / SSIM", "geometry error mouth / brows / eyes"] + head[4:]
     return head, rows
 
 
@@ -138,8 +138,9 @@ def _run_numbers(r: dict) -> dict:
            **{k: r["quality"][k] for k in ("sharpness", "chroma_deviation", "speckle")},
            **{k: r["stability"][k] for k in ("outside_change", "inside_change", "flicker")}}
     if "self" in r:
-        out.update({k: r["self"][k] for k in ("face_l1", "face_psnr", "face_ssim", "frame_l1", "frame_psnr",
-                                              "frame_ssim", "geometry_error")})
+        out.update({k: r["self"][k] for k in ("face_l1", "face_psnr", "face_ssim", "head_l1", "head_psnr",
+                                              "head_ssim", "whole_l1", "whole_psnr", "whole_ssim",
+                                              "geometry_error")})
     return out
 
 
@@ -148,8 +149,10 @@ def _video_row(model, source, driver, frames, o: dict, self_runs: bool) -> list[
     if self_runs:
         g = o["geometry_error"]
         eyes = None if g["eye_open_left"] is None else (g["eye_open_left"] + g["eye_open_right"]) / 2
-        row += [_f(o["face_l1"], 4), _f(o["face_psnr"], 2), _f(o["face_ssim"]), _f(o["frame_l1"], 4),
-                _f(o["frame_psnr"], 2), _f(o["frame_ssim"]),
+        row += [_f(o["face_l1"], 4), _f(o["face_psnr"], 2), _f(o["face_ssim"]), _f(o["head_l1"], 4),
+                _f(o["head_psnr"], 2), _f(o["head_ssim"]),
+                f"{_f(o['whole_l1'], 4)} / {_f(o['whole_psnr'], 2)} / {_f(o['whole_ssim'])}",
+
                 f"{_f(g['mouth_open'])} / {_f(g['brow_height'])} / {_f(eyes)}"]
     return row + [_f(o["reliable_mae"]), _f(o["reliable_corr"]), _f(o["identity_median"]),
                   _f(o["sharpness"], 2),

@@ -206,7 +206,8 @@ def _overall(runs: list[dict]) -> dict | None:
                                                                       "flicker", "still_inside_change")})
     out["seam_boundary_step"] = mean(lambda r: r["seam"]["boundary_step"] if r["seam"] else None)
     if all("self" in r for r in runs):
-        for k in ("face_l1", "face_psnr", "face_ssim", "frame_l1", "frame_psnr", "frame_ssim"):
+        for k in ("face_l1", "face_psnr", "face_ssim", "head_l1", "head_psnr", "head_ssim", "whole_l1",
+                  "whole_psnr", "whole_ssim"):
             out[k] = mean(lambda r, k=k: r["self"][k])
         out["geometry_error"] = {g: mean(lambda r, g=g: r["self"]["geometry_error"][g])
                                  for g in runs[0]["self"]["geometry_error"]}
