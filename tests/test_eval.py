@@ -69,6 +69,8 @@ def test_targets_none_is_perfect_and_a_generator_is_not(models, tmp_path):
 
     assert q["grey_max_chroma"]["worst"] == 0.0
     assert none["own_expression"]["face_psnr"]["worst"] == "inf" and none["identity"]["worst"] == 0.0
+    assert none["own_expression"]["au_mae"] == 0.0  # the source's own expression, read the same way
+
     assert all(r in (0.0, None) for r in none["geometry"]["pass_rate"].values())  # nothing moves
     assert none["geometry"]["n"]["mouth_opens"] == 2 and none["seam_mean"]["boundary_step"] == 0.0
     assert none["attention"] is None and tiny["attention"]["mean"] is not None

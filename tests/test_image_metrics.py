@@ -161,3 +161,15 @@ def test_bad_input_is_refused():
         sharpness_ratio(img, np.full_like(img, 100))
     with pytest.raises(InputError, match="RGB"):
         ycbcr(img[..., 0])
+
+
+def test_masked_comparison_counts_only_the_mask():
+    a = _photo_like(5)
+    b = a.copy()
+    b[:, :16] = 0  # a band the mask leaves out
+    mask = np.zeros(a.shape[:2], bool)
+    mask[:, 24:] = True  # 8 px (> SSIM's 5 px radius) clear of the band
+    assert l1_psnr_ssim(b, a, mask)[:2] == (0.0, float("inf"))
+    assert ssim(b, a, mask) == pytest.approx(1.0, abs=1e-6) and ssim(b, a) < 0.9
+    with pytest.raises(InputError, match="narrower"):
+        ssim(a, a, np.eye(64, dtype=bool))

@@ -101,23 +101,21 @@ def psnr(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     return _psnr(_errors(output, reference, mask)[1])
 
 
-def l1_psnr(output: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """(``l1_distance``, ``psnr``) of two whole images, the difference taken once."""
-    l1, mse = _errors(output, reference, None)
-    return l1, _psnr(mse)
+def l1_psnr_ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None,
+                 ) -> tuple[float, float, float]:
+    """(``l1_distance``, ``psnr``, ``ssim``) of two images (over ``mask``), the difference taken once."""
+    l1, mse = _errors(output, reference, mask)
+    return l1, _psnr(mse), ssim(output, reference, mask)
 
 
-def l1_psnr_ssim(output: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
-    """(``l1_distance``, ``psnr``, ``ssim``) of two whole images."""
-    return (*l1_psnr(output, reference), ssim(output, reference))
-
-
-def ssim(output: np.ndarray, reference: np.ndarray, *, sigma: float = SSIM_SIGMA) -> float:
+def ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None, *,
+         sigma: float = SSIM_SIGMA) -> float:
     """Structural similarity (Wang et al. 2004) of the luminance, in [-1, 1] (1 = identical).
 
     Gaussian window of ``sigma`` (11 x 11 at 1.5), constants K1 = 0.01, K2 = 0.03 on a [0, 1]
     range, population covariances; the mean of the SSIM map leaves out a border of the window's
-    radius (as scikit-image's ``structural_similarity(gaussian_weights=True)`` does).
+    radius (as scikit-image's ``structural_similarity(gaussian_weights=True)`` does) and, with a
+    mask, every pixel within that radius of a pixel outside it.
     """
     from scipy.ndimage import gaussian_filter
 
@@ -137,7 +135,15 @@ def ssim(output: np.ndarray, reference: np.ndarray, *, sigma: float = SSIM_SIGMA
     num = (2 * mx * my + _SSIM_C1) * (2 * cxy + _SSIM_C2)
     den = (mx * mx + my * my + _SSIM_C1) * (vx + vy + _SSIM_C2)
     smap = num / den
-    return float(smap[radius:-radius, radius:-radius].mean())
+    keep = np.zeros(smap.shape, bool)
+    keep[radius:-radius, radius:-radius] = True
+    if mask is not None:
+        from scipy.ndimage import binary_erosion
+
+        keep &= binary_erosion(_region(mask, smap.shape), iterations=radius, border_value=1)
+    if not keep.any():
+        raise InputError("the mask leaves no pixel for SSIM (it is narrower than the window)")
+    return float(smap[keep].mean())
 
 
 # --------------------------------------------------------------------------------------------

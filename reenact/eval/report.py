@@ -75,7 +75,7 @@ def _target_summary_rows(summaries: Sequence[dict]) -> list[str]:
     lines = ["## Summary", "", *_table(
         ["model", "requested-AU MAE (7 prototypes @1, winks, blink)", "reliable-AU MAE",
          "wink: asked / other eye AU45", "blink AU45", "identity median / worst",
-         "own expression: face PSNR dB median / worst", "own expression: AU MAE"], rows), ""]
+         "own expression: face PSNR dB median / worst", "own expression: AU change vs source"], rows), ""]
     lines += ["## Sharpness and colour of the face (vs the source)", "", *_table(
         ["model", "sharpness ratio median / worst", "chroma deviation mean / worst (levels)",
          "grey sources: max chroma median / worst (levels)", "speckle ratio median / worst",
@@ -212,8 +212,12 @@ def targets_sheet(evaluations: Sequence[TargetEvaluation]) -> np.ndarray:
             rows.append(s.cells)
             labels.append(f"{s.source}\n{ev.model}")
             note = ["source"]
-            for k in range(len(ev.targets)):
+            for k, target in enumerate(ev.targets):
+                if target.aus is None:  # own expression: how close to the source
+                    note.append(f"PSNR {s.face_psnr[k]:.1f} sh {s.quality[k].sharpness:.2f}")
+                    continue
                 active = s.requested[k] >= 0.2
+
                 mae = np.abs(s.requested[k] - s.measured[k])[active].mean() if active.any() else np.nan
                 note.append(f"{'MAE ' + format(mae, '.2f') if np.isfinite(mae) else ''} "
                             f"sh {s.quality[k].sharpness:.2f}")

@@ -111,9 +111,12 @@ def _own(ev: TargetEvaluation) -> dict | None:
     if OWN not in names:
         return None
     k = names.index(OWN)
-    req, mea = _rows(ev, [OWN])
+    kept = au_fidelity(np.stack([s.source_aus for s in ev.sources]),
+                       np.stack([s.measured[k] for s in ev.sources]))
+
     return {"face_psnr": _stats([s.face_psnr[k] for s in ev.sources], worst="min"),
-            "au_mae": number(au_fidelity(req, mea).mae),
+            "au_mae": number(kept.mae),  # the output's AUs vs the source's, both read the same way
+
             "sharpness": _stats([s.quality[k].sharpness for s in ev.sources], worst="min"),
             "identity": _stats([s.identity[k] for s in ev.sources])}
 

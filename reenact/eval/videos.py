@@ -77,22 +77,35 @@ class SelfReenactStats:
 
 
 @dataclass(frozen=True, eq=False)
+class AlignedCrops:
+    """Crops of T frames aligned by each frame's own dlib points.
+
+    Attributes:
+        crops: (T, S, S, 3) uint8 (zeros where no face was read).
+        inside: (T, S, S) bool: crop pixels that come from inside the frame.
+        has_face: (T,) bool: dlib read a face in the frame.
+    """
+
+    crops: np.ndarray
+    inside: np.ndarray
+    has_face: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class ClipReference:
     """The real frames of a self-reenactment clip, read and measured once for every model.
 
     Attributes:
         path: the clip. frames: (T, H, W, 3) uint8 (the first ``max_frames``).
         readings: dlib's reading of each frame (tracked from frame 0).
-        crops: (T, S, S, 3) uint8 face crops aligned by each frame's own points (zeros where
-            dlib found nothing: ``has_face`` False); head_crops: the same with ``HEAD_ZOOM``.
+        faces: face crops aligned by each frame's own points; heads: the same with ``HEAD_ZOOM``.
     """
 
     path: Path
     frames: np.ndarray
     readings: tuple[GeometryReading, ...]
-    crops: np.ndarray
-    head_crops: np.ndarray
-    has_face: np.ndarray
+    faces: AlignedCrops
+    heads: AlignedCrops
 
 
 @dataclass(frozen=True)
@@ -155,23 +168,23 @@ def track_readings(frames: np.ndarray, read: Callable, first_hint) -> list[Geome
     return readings
 
 
-def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0,
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(T, S, S, 3) uint8 crops aligned by each frame's dlib points (``alignment_from_points``
-    with ``zoom``; bilinear, on uint8 with PIL: fast on long clips) and (T,) bool where a face was
-    read (other crops are zeros)."""
+def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0) -> AlignedCrops:
+    """Crops aligned by ``alignment_from_points`` with ``zoom`` (bilinear on uint8 with PIL: fast
+    on long clips), and which of their pixels lie inside the frame."""
     from PIL import Image
 
     from reenact.align import invert_affine
 
     has = np.array([r.face is not None for r in readings], bool)
     crops = np.zeros((len(frames), size, size, 3), np.uint8)
+    inside = np.zeros((len(frames), size, size), bool)
+    full = Image.new("L", (frames.shape[2], frames.shape[1]), 255)
     for i in np.flatnonzero(has):
-        inverse = invert_affine(alignment_from_points(readings[i].face.points, size, zoom=zoom))  # to frame
-
-        crops[i] = np.asarray(Image.fromarray(frames[i]).transform(
-            (size, size), Image.Transform.AFFINE, tuple(inverse.ravel()), resample=Image.Resampling.BILINEAR))
-    return crops, has
+        to_frame = invert_affine(alignment_from_points(readings[i].face.points, size, zoom=zoom))
+        args = ((size, size), Image.Transform.AFFINE, tuple(to_frame.ravel()))
+        crops[i] = np.asarray(Image.fromarray(frames[i]).transform(*args, resample=Image.Resampling.BILINEAR))
+        inside[i] = np.asarray(full.transform(*args, resample=Image.Resampling.NEAREST)) > 0
+    return AlignedCrops(crops, inside, has)
 
 
 def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, crop_size: int,
@@ -190,9 +203,8 @@ def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, c
             return GeometryReading(face, face_geometry(face.points) if face is not None else None)
 
         readings = track_readings(frames, read, None)
-    crops, has = aligned_crops(frames, readings, crop_size)
-    heads, _ = aligned_crops(frames, readings, crop_size, zoom=HEAD_ZOOM)
-    return ClipReference(Path(path), frames, tuple(readings), crops, heads, has)
+    return ClipReference(Path(path), frames, tuple(readings), aligned_crops(frames, readings, crop_size),
+                         aligned_crops(frames, readings, crop_size, zoom=HEAD_ZOOM))
 
 
 def _mean(values) -> float:
@@ -208,14 +220,19 @@ def self_reenact_stats(outputs: np.ndarray, readings: list[GeometryReading], ref
                        crop_size: int) -> SelfReenactStats:
     """Compare output frames (T, H, W, 3) and their dlib readings with the real frames 1..T-1."""
     n = min(len(outputs), len(reference.frames))
-    crops, has = aligned_crops(outputs[:n], readings[:n], crop_size)
-    heads, _ = aligned_crops(outputs[:n], readings[:n], crop_size, zoom=HEAD_ZOOM)
+    faces = aligned_crops(outputs[:n], readings[:n], crop_size)
+    heads = aligned_crops(outputs[:n], readings[:n], crop_size, zoom=HEAD_ZOOM)
     face, head, whole, geo = [], [], [], []
+
+    def compare(ours: AlignedCrops, real: AlignedCrops, t: int) -> tuple[float, float, float]:
+        both = ours.inside[t] & real.inside[t]  # pixels from inside both frames
+        return l1_psnr_ssim(ours.crops[t], real.crops[t], both)
+
     for t in range(1, n):
         whole.append(l1_psnr_ssim(outputs[t], reference.frames[t]))
-        if has[t] and reference.has_face[t]:
-            face.append(l1_psnr_ssim(crops[t], reference.crops[t]))
-            head.append(l1_psnr_ssim(heads[t], reference.head_crops[t]))
+        if faces.has_face[t] and reference.faces.has_face[t]:
+            face.append(compare(faces, reference.faces, t))
+            head.append(compare(heads, reference.heads, t))
             diff = readings[t].geometry.minus(reference.readings[t].geometry)
             geo.append([abs(getattr(diff, k)) for k in _GEOMETRY_FIELDS])
     geo = np.array(geo, np.float64).reshape(-1, len(_GEOMETRY_FIELDS))
