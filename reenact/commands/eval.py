@@ -76,6 +76,8 @@ def pick_device(name: str) -> str:
 
 def model_specs(models: list[str] | None, weights: list[str] | None):
     """The models to compare, do-nothing first: --model names, ganimation once per --weights."""
+    from dataclasses import replace
+
     from reenact.errors import InputError
     from reenact.eval.harness import with_reference_row
     from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec
@@ -101,6 +103,10 @@ def model_specs(models: list[str] | None, weights: list[str] | None):
                 specs.append(ModelSpec(name, w, label))
         else:
             specs.append(ModelSpec(name))
+    labels = [s.title for s in specs]
+    specs = [replace(s, label=f"{s.title}#{labels[:k].count(s.title) + 1}")  # two files of one name
+             if labels.count(s.title) > 1 else s for k, s in enumerate(specs)]
+
     return with_reference_row(specs)
 
 

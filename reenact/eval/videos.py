@@ -35,7 +35,6 @@ from reenact.metrics import (
     attention_stats,
     au_changes,
     au_fidelity,
-    frame_changes,
     stability_from_changes,
 )
 
@@ -267,12 +266,16 @@ def _mean_seam(items: list[SeamStats | None]) -> SeamStats | None:
                         for f in fields(SeamStats)})
 
 
-def changed_outside(frames: np.ndarray, outside: np.ndarray) -> np.ndarray:
-    """(T - 1,) mean |frame[t+1] - frame[t]| over the ``outside`` pixels, [0, 1] units: the
-    background of a still photo, which must never change (uint8 arithmetic, fast on long clips)."""
-    weights = outside.astype(np.float32)
-    total = 3.0 * 255.0 * max(float(weights.sum()), 1.0)
-    out = np.empty(max(len(frames) - 1, 0))
+def weighted_changes(frames, weights: np.ndarray) -> np.ndarray:
+    """(T - 1,) sum(w * |frame[t+1] - frame[t]|) / (3 sum(w)) of (T, H, W, 3) uint8 frames, [0, 1]
+    units, NaN where the weights are all 0 (``reenact.metrics.frame_changes`` in uint8 arithmetic:
+    fast on long clips)."""
+    weights = np.asarray(weights, np.float32)
+    total = 3.0 * 255.0 * float(weights.sum())
+    out = np.full(max(len(frames) - 1, 0), np.nan)
+    if total <= 0:
+        return out
+
     for t in range(1, len(frames)):
         a, b = frames[t - 1], frames[t]
         diff = (np.maximum(a, b) - np.minimum(a, b)).sum(axis=-1, dtype=np.uint16)  # (H, W)
@@ -282,9 +285,8 @@ def changed_outside(frames: np.ndarray, outside: np.ndarray) -> np.ndarray:
 
 def _stability(frames: np.ndarray, windows: list[np.ndarray], meter: SourceMeter, outside: np.ndarray,
                targets: np.ndarray) -> TemporalStability:
-    weights = meter.mask.astype(np.float32)
-    inside = [frame_changes(np.stack(windows[t - 1:t + 1]), weights)[0] for t in range(1, len(windows))]
-    return stability_from_changes(np.array(inside), changed_outside(frames, outside), au_changes(targets))
+    inside = weighted_changes(windows, meter.mask)  # the face
+    return stability_from_changes(inside, weighted_changes(frames, outside), au_changes(targets))
 
 
 def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
