@@ -103,7 +103,10 @@ class RecordingEditor:
         return batch
 
     def __getattr__(self, name: str):  # anything else a model offers the pipeline
+        if name == "editor":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.editor, name)
+
 
     def attention_values(self) -> np.ndarray | None:
         """(N, S, S) attention of every frame since ``reset()``, or None for models without."""

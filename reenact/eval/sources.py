@@ -9,7 +9,7 @@ them (where the pipeline's own face selection finds them).
 
 from __future__ import annotations
 
-import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,8 +188,7 @@ def load_sources(specs, *, tracker: FaceTracker) -> list[EvalSource]:
             label = name if len(faces) == 1 else f"{name}#{k}"
             source = _source_for(label, image, face, whole, tracker)
             if source is None:
-                print(f"reenact eval: skipping {label}: its face is not found again on a crop",
-                      file=sys.stderr)
+                warnings.warn(f"skipping source {label}: its face is not found again on a crop", stacklevel=2)
                 continue
             sources.append(source)
     return sources
