@@ -48,12 +48,10 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _wink_cell(s: dict) -> str:
-    w = s["winks"]
-    asked = [w[k]["asked"] for k in ("wink_left", "wink_right") if k in w and w[k]["asked"] is not None]
-    other = [w[k]["other"] for k in ("wink_left", "wink_right") if k in w and w[k]["other"] is not None]
-    if not asked:
-        return "n/a"
-    return f"{_f(float(np.mean(asked)))} / {_f(float(np.mean(other)))}"
+    cells = [f"{side} {_f(s['winks'][k]['asked'])} / {_f(s['winks'][k]['other'])}"
+             for k, side in (("wink_left", "L"), ("wink_right", "R")) if k in s["winks"]]
+    return ", ".join(cells) or "n/a"
+
 
 
 def _target_summary_rows(summaries: Sequence[dict]) -> list[str]:
@@ -74,7 +72,7 @@ def _target_summary_rows(summaries: Sequence[dict]) -> list[str]:
                         + [f"{g['dlib_fallbacks']} of {g['dlib_images']}"])
     lines = ["## Summary", "", *_table(
         ["model", "requested-AU MAE (7 prototypes @1, winks, blink)", "reliable-AU MAE",
-         "wink: asked / other eye AU45", "blink AU45", "identity median / worst",
+         "wink L, R: asked / other eye AU45", "blink AU45", "identity median / worst",
          "own expression: face PSNR dB median / worst", "own expression: AU change vs source"], rows), ""]
     lines += ["## Sharpness and colour of the face (vs the source)", "", *_table(
         ["model", "sharpness ratio median / worst", "chroma deviation mean / worst (levels)",
