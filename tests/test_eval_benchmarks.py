@@ -29,7 +29,8 @@ def test_bench_pipeline_prints_stage_table(tmp_path, capsys, media):
     assert "| 640x360 | 8 |" in text and "track+AUs" in text and "peak RSS MiB" in text
     row = json.loads(out.read_text())[0]
     assert row["frames"] == 8 and row["fps"] > 0 and row["peak_rss_mib"] > 0
-    assert set(row["stages_s"]) == {"decode", "track", "smooth", "generate", "paste", "encode", "setup"}
+    stages = {"decode", "track", "smooth", "warp", "generate", "paste", "encode", "setup"}
+    assert set(row["stages_s"]) == stages
 
 
 def test_bench_memory_samples_rss(tmp_path, capsys, media):
@@ -41,3 +42,27 @@ def test_bench_memory_samples_rss(tmp_path, capsys, media):
     row = json.loads(out.read_text())[0]
     assert 60 <= row["frames"] <= 80 and row["peak_rss_mib"] >= max(row["rss_at_25_50_75_100_mib"]) - 1
     assert "RSS at 25/50/75/100" in capsys.readouterr().out
+
+
+def test_eval_quality_writes_three_reports(tmp_path, capsys, media):
+    import eval_quality
+
+    assert eval_quality.main(["--model", "none", "--quick", "--out", str(tmp_path)]) == 0
+    for name in ("targets", "self", "video"):
+        assert (tmp_path / name / "report.json").is_file()
+        assert (tmp_path / name / "contact_sheet.png").is_file()
+    text = capsys.readouterr().out
+    assert "requested-AU MAE" in text and "Self-reenactment" in text and "Driving videos" in text
+
+
+def test_bench_eval_prints_its_table(tmp_path, capsys, media):
+    import bench_eval
+
+    out = tmp_path / "rows.json"
+    args = ["--model", "none", "--jobs", "self", "--quick", "--no-warmup", "--json", str(out)]
+    assert bench_eval.main(args) == 0
+
+    (row,) = json.loads(out.read_text())
+    assert row["job"] == "self" and row["work"] == "8 frames" and row["total_s"] > 0
+    assert "| self | none" in capsys.readouterr().out
+

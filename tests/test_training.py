@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from reenact.generator import GeneratorConfig
 from reenact.training import losses
 from reenact.training.critic import Critic, CriticConfig
 from reenact.training.data import BatchSampler, DataConfig, FaceShards, rare_au_weights
-from reenact.training.loop import GRID_PRESETS, TrainConfig, Trainer, build_trainer, grid_targets
+from reenact.training.loop import TrainConfig, build_trainer
 
 TINY = TrainConfig(generator=GeneratorConfig(image_size=32, channels=8, n_res=1),
                    critic=CriticConfig(image_size=32, channels=8, n_layers=4, max_channels=32),
@@ -146,17 +148,6 @@ def test_config_round_trip_and_unknown_keys():
         TrainConfig.from_dict({"batchsize": 3})
 
 
-def test_sample_grid_shape():
-    trainer: Trainer = build_trainer(TINY, synthetic_faces())
-    faces = synthetic_faces(3).images(np.arange(3))
-    targets = grid_targets()
-    assert targets.shape == (len(GRID_PRESETS), COND_DIM)
-    grid = trainer.sample_grid(faces, targets)
-    assert grid.shape == (3 * 32, (len(GRID_PRESETS) + 1) * 32, 3) and grid.dtype == np.uint8
-    first_input = ((faces[0].permute(1, 2, 0) + 1) * 127.5).round().int().numpy()
-    assert np.abs(grid[:32, :32].astype(int) - first_input).max() <= 1
-
-
 def _synthetic_dataset(folder, n=12, size=32):
     from reenact.training.prepare import PrepareConfig, PreparedFace, ShardWriter
 
@@ -180,15 +171,20 @@ def test_train_cli_resume_and_export(tmp_path):
     assert 0 < sum(s["held_out"] for s in manifest["samples"]) < 12
     keep = ("generator", "critic", "batch_size", "critic_steps")
     cfg = {k: v for k, v in TINY.to_dict().items() if k in keep}
-    cfg.update(sample_every=2, checkpoint_every=2, log_every=1)
+    cfg.update(eval_every=4, eval_sources=["astronaut"], checkpoint_every=2, log_every=1)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     run = tmp_path / "run"
     assert main(["train", str(tmp_path / "ds"), "-o", str(run), "--config", str(tmp_path / "tiny.yaml"),
                  "--steps", "3"]) == 0
     assert main(["train", str(tmp_path / "ds"), "-o", str(run), "--steps", "3"]) == 2  # exists: no overwrite
     assert main(["train", str(tmp_path / "ds"), "-o", str(run), "--resume", "--steps", "4"]) == 0
-    assert (run / "samples" / "step-000002.png").is_file() and (run / "samples" / "step-000004.png").is_file()
-    assert len((run / "scalars.jsonl").read_text().splitlines()) == 4
+    for step in (3, 4):  # where a run stops (3), every eval_every steps (4)
+        assert (run / "eval" / f"step-{step:06d}" / "contact_sheet.png").is_file()
+    report = json.loads((run / "eval" / "step-000004" / "report.json").read_text())
+    assert report["models"]["ema@4"]["summary"]["n_targets"] == 11
+    rows = [json.loads(line) for line in (run / "scalars.jsonl").read_text().splitlines()]
+    assert len([r for r in rows if "d/loss" in r]) == 4
+    assert {"eval/requested_au_mae", "eval/sharpness_median"} <= set(rows[-1])
     out = tmp_path / "g.safetensors"
     assert main(["train", "--export", str(run), "-o", str(out)]) == 0
     g = load_generator(out)

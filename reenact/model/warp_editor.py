@@ -191,7 +191,7 @@ class WarpEditor:
         src_mesh = geom.vertices.astype(np.float64)
         virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
-        src_v = np.concatenate([fixed, virt_src], 1)
+        src_v = np.concatenate([_lid_margin_lifted(fixed, dst - offset), virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
         coarse, tri = backward_field(torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float(),
                                      torch.from_numpy(geom.triangles), geom.grid_size, scale=geom.step,
@@ -252,6 +252,28 @@ class WarpEditor:
         composed = crop + weight * (color - crop)
         crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()
+
+
+def _lid_margin_lifted(src: np.ndarray, dst: np.ndarray, *, lift: float = 0.25) -> np.ndarray:
+    """Source positions with each closing eye's lid margins sampled a little away from the eye.
+
+    A closed lid's pixels at its margins would otherwise take source pixels right at the lid
+    margins, whose interpolation reaches into the white of the eye: a pale line along the closed
+    eye. Sampling the upper margin ``lift`` x the eye's opening higher and the lower one as much
+    lower (in proportion to how far the eye closed) lines the closed eye with lashes and skin.
+
+    Args:
+        src: (B, V, 2) source vertices (region pixels); dst: (B, 468, 2) destination mesh points.
+    """
+    out = np.array(src, np.float64, copy=True)
+    for side, (upper, lower) in enumerate(((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER),
+                                           (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER))):
+        up, lo = list(upper[1:-1]), list(lower[1:-1])
+        opening = src[0, up] - src[0, lo]  # (7, 2) lower -> upper lid, pixels
+        closing = eye_closing(src[0, :M.N_MESH], dst)[:, side]  # (B,)
+        out[:, up] += lift * closing[:, None, None] * opening[None]
+        out[:, lo] -= lift * closing[:, None, None] * opening[None]
+    return out
 
 
 def _antialiased(region: torch.Tensor, scale: float) -> torch.Tensor:

@@ -2,6 +2,6 @@
 
 Modules: ``prepare`` (photos -> aligned, AU-labelled shards), ``data`` (shards -> batches),
 ``critic`` (PatchGAN WGAN critic with an AU head), ``losses`` (pure functions), ``loop``
-(the Trainer), ``ddp`` (torchrun / DistributedDataParallel helpers), ``evaluate`` (AU fidelity of
-generated faces re-read with the project's AU extractor).
+(the Trainer), ``ddp`` (torchrun / DistributedDataParallel helpers). The periodic evaluation is
+``reenact eval``'s harness (``reenact.eval.harness.evaluate_editor``).
 """

@@ -1,0 +1,177 @@
+"""The one evaluator: ``reenact eval``, the trainer's periodic evaluation and the benchmarks call
+these functions.
+
+- ``evaluate_models``: several models (a do-nothing row among them) on the same sources and
+  targets, or the same driving / self-reenactment clips; returns one evaluation per model for
+  ``reenact.eval.report.write_report``.
+- ``evaluate_editor``: one already-built editor (e.g. the trainer's EMA generator) on the AU
+  targets; returns the summary dict.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reenact.errors import InputError
+from reenact.eval.measure import IdentityMeter
+from reenact.eval.render import ModelSpec, RecordingEditor, load_editor, pipeline_for
+from reenact.eval.sources import (
+    ASTRONAUT,
+    DEFAULT_SOURCES,
+    EvalSource,
+    EvalTarget,
+    default_targets,
+    load_sources,
+    resolve_clip,
+)
+from reenact.eval.targets import EvalConfig, MeterFactory, TargetEvaluation, evaluate_targets
+from reenact.eval.videos import VideoEvaluation, clip_reference, evaluate_videos
+from reenact.model.editor import FaceEditor
+from reenact.pipeline import PipelineConfig
+
+ProgressFn = Callable[[int], None]
+#: The do-nothing model: always a row of a comparison.
+NONE = ModelSpec("none")
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """What to evaluate: AU targets on sources, or clips (driving and/or self-reenactment).
+
+    Attributes:
+        sources: source specs (``reenact.eval.sources.read_source_photo``); for clips, the
+            photos driven by ``drivers`` (default: the astronaut).
+        targets: the AU targets (None: ``default_targets()``).
+        drivers: clips that drive every source (``--videos``).
+        self_clips: clips that drive their own frame 0 (``--self-reenact``).
+        max_sources: use only the first N source faces found (None: all).
+    """
+
+    sources: tuple[str, ...] | None = None
+    targets: tuple[EvalTarget, ...] | None = None
+    drivers: tuple[str, ...] = ()
+    self_clips: tuple[str, ...] = ()
+    max_sources: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "videos" if self.drivers or self.self_clips else "targets"
+
+
+def with_reference_row(models: Sequence[ModelSpec]) -> list[ModelSpec]:
+    """``models`` with the do-nothing model first (added if missing)."""
+    rest = [m for m in models if m.name != NONE.name]
+    return [NONE] + rest
+
+
+def _landmarks(enabled: bool):
+    from reenact.identity import identity_available
+
+    if not (enabled and identity_available()):
+        return None
+    from reenact.eval.geometry import FaceLandmarks68
+
+    return FaceLandmarks68()
+
+
+def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: PipelineConfig) -> dict:
+    """Name, weights (with sha256), device and precision of a model, for its report rows."""
+    from reenact.weights import sha256_of
+
+    info = {"model": spec.name, "label": spec.title, "device": str(recorder.device),
+            "precision": pipeline_for(recorder, pipeline_config).precision}
+    weights = spec.weights
+    if weights is None and spec.name == "ganimation":
+        from reenact.pipeline import registered_generator_path
+
+        weights = str(registered_generator_path())
+    if weights is not None:
+        info["weights"] = weights
+        if os.path.isfile(weights):
+            info["weights_sha256"] = sha256_of(Path(weights))
+    return info
+
+
+def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig) -> list:
+    runs = []
+    if plan.drivers:
+        sources = load_sources(plan.sources or (ASTRONAUT,), tracker=meters.tracker)[:plan.max_sources]
+        runs += [(s, resolve_clip(d), None) for d in plan.drivers for s in sources]
+    for clip in plan.self_clips:
+        path = resolve_clip(clip)
+        ref = clip_reference(path, meters=meters, max_frames=config.max_video_frames,
+                             crop_size=config.crop_size)
+        face = meters.tracker.detect(ref.frames[0])
+        if face is None:
+            from reenact.errors import NoFaceError
+
+            raise NoFaceError(f"no face in frame 0 of {path}; self-reenactment needs a clip that "
+                              "starts on a face")
+        runs.append((EvalSource(path.stem, ref.frames[0], None, face), path, ref))
+    return runs
+
+
+def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
+                    config: EvalConfig = EvalConfig(), pipeline_config: PipelineConfig = PipelineConfig(),
+                    device: str = "cpu", progress: ProgressFn | None = None,
+                    ) -> list[TargetEvaluation] | list[VideoEvaluation]:
+    """Evaluate every model on ``plan`` (one evaluation per model, in order).
+
+    Raises:
+        InputError / WeightsError / NoFaceError / VideoReadError: bad models, sources or clips.
+    """
+    from reenact.tracking import FaceTracker
+
+    if not models:
+        raise InputError("no model to evaluate")
+    recorders = [(spec, RecordingEditor(load_editor(spec, device=device))) for spec in models]
+    with FaceTracker() as tracker:
+        meters = MeterFactory(tracker, IdentityMeter(config.identity), _landmarks(config.geometry))
+        common = dict(pipeline_config=pipeline_config, meters=meters, config=config, progress=progress)
+        if plan.kind == "targets":
+            sources = load_sources(plan.sources or DEFAULT_SOURCES, tracker=tracker)[:plan.max_sources]
+
+            targets = plan.targets or default_targets()
+            return [evaluate_targets(rec, sources, targets, model=spec.title,
+                                     meta=model_meta(spec, rec, pipeline_config), **common)
+                    for spec, rec in recorders]
+        runs = _video_runs(plan, meters, config)
+        return [evaluate_videos(rec, runs, model=spec.title, meta=model_meta(spec, rec, pipeline_config),
+                                **common)
+                for spec, rec in recorders]
+
+
+def evaluate_editor(editor: FaceEditor, sources: Sequence[str] = DEFAULT_SOURCES,
+                    targets: Sequence[EvalTarget] | None = None, *, label: str | None = None,
+                    config: EvalConfig = EvalConfig(), pipeline_config: PipelineConfig = PipelineConfig(),
+                    ) -> TargetEvaluation:
+    """One built editor on the AU targets (the trainer's periodic evaluation): its
+    ``TargetEvaluation`` (``summarize_targets`` gives the summary dict, ``write_report`` the files)."""
+    from reenact.tracking import FaceTracker
+
+    recorder = RecordingEditor(editor)
+    with FaceTracker() as tracker:
+        meters = MeterFactory(tracker, IdentityMeter(config.identity), _landmarks(config.geometry))
+        found = load_sources(sources, tracker=tracker)
+        return evaluate_targets(recorder, found, tuple(targets or default_targets()),
+                                pipeline_config=pipeline_config,
+                                meters=meters, model=label or editor.name, config=config)
+
+
+def headline(summary: dict) -> dict[str, float]:
+    """The scalars a training log keeps of a targets summary (finite numbers only)."""
+    q, own, g = summary["quality"], summary["own_expression"] or {}, summary["geometry"]["pass_rate"]
+    rates = [v for v in g.values() if v is not None]
+    values = {"requested_au_mae": summary["bar"]["requested_au_mae"],
+              "identity_median": summary["identity"]["median"],
+              "sharpness_median": q["sharpness"]["median"], "speckle_median": q["speckle"]["median"],
+              "chroma_deviation_mean": q["chroma_deviation"]["mean"],
+              "own_face_psnr_median": (own.get("face_psnr") or {}).get("median"),
+              "geometry_pass_mean": float(np.mean(rates)) if rates else None}
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and np.isfinite(v)}
+

@@ -1,0 +1,370 @@
+"""Video evaluation: a source photo driven by a clip, and self-reenactment.
+
+- Driving (``evaluate_video`` with a photo): the pipeline's own run (``pipe(photo, clip)``:
+  tracking, smoothing, relative AU transfer, rendering). Measured: AU fidelity over time (the
+  transferred AUs vs MediaPipe's reading of the output), temporal stability, identity on sample
+  frames, sharpness / colour / speckle of every frame vs the source, seams, attention.
+- Self-reenactment (a ``ClipReference``): frame 0 of a talking clip is the source and the same
+  clip drives it (absolute AU transfer: it is the same person), so every output frame has a true
+  answer, the real frame. Added: L1, PSNR and SSIM of the face crop (each frame aligned by its own
+  dlib points, so head motion does not dominate), of a wider aligned head crop and of the whole
+  frame (not aligned), and the dlib geometry error, over frames 1..T-1 (frame 0 is the source).
+  Doing nothing (frame 0 copied) is the ``none`` model's row.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from reenact.eval.geometry import FaceGeometry, alignment_from_points
+from reenact.eval.image_metrics import FaceQuality, l1_psnr_ssim
+from reenact.eval.measure import GeometryReading, SourceMeter, measure_aus
+from reenact.eval.render import RecordingEditor, pipeline_for
+from reenact.eval.sources import EvalSource
+from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
+from reenact.metrics import (
+    AttentionStats,
+    AUFidelity,
+    SeamStats,
+    TemporalStability,
+    attention_stats,
+    au_changes,
+    au_fidelity,
+    stability_from_changes,
+)
+
+ProgressFn = Callable[[int], None]
+_GEOMETRY_FIELDS = tuple(f.name for f in fields(FaceGeometry))
+#: Field of view of the head crops of self-reenactment, in face crops.
+HEAD_ZOOM = 2.5
+
+
+@dataclass(frozen=True)
+class SelfReenactStats:
+    """Output frames vs the clip's real frames, means over frames 1..T-1.
+
+    Attributes:
+        face_l1 / face_psnr / face_ssim: on the aligned face crops ([0, 1] units, dB, [-1, 1]),
+            over the frames where dlib found both faces.
+        head_l1 / head_psnr / head_ssim: the same on wider aligned crops (``HEAD_ZOOM`` x the
+            face crop's field of view: hair, ears, neck, the paste border and what is around).
+        whole_l1 / whole_psnr / whole_ssim: on the whole frames, not aligned: where the real head
+            moves, its motion dominates them for every model that keeps the photo's head still.
+        geometry_error: per ``FaceGeometry`` field, mean |output - real| (IOD units).
+        n_frames: frames compared; n_face_frames: of those, with both faces found.
+        dlib_fallbacks: output frames where dlib's detector found nothing (hint box used).
+    """
+
+    face_l1: float
+    face_psnr: float
+    face_ssim: float
+    head_l1: float
+    head_psnr: float
+    head_ssim: float
+    whole_l1: float
+    whole_psnr: float
+    whole_ssim: float
+    geometry_error: dict[str, float]
+    n_frames: int
+    n_face_frames: int
+    dlib_fallbacks: int
+
+
+@dataclass(frozen=True, eq=False)
+class AlignedCrops:
+    """Crops of T frames aligned by each frame's own dlib points.
+
+    Attributes:
+        crops: (T, S, S, 3) uint8 (zeros where no face was read).
+        inside: (T, S, S) bool: crop pixels that come from inside the frame.
+        has_face: (T,) bool: dlib read a face in the frame.
+    """
+
+    crops: np.ndarray
+    inside: np.ndarray
+    has_face: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ClipReference:
+    """The real frames of a self-reenactment clip, read and measured once for every model.
+
+    Attributes:
+        path: the clip. frames: (T, H, W, 3) uint8 (the first ``max_frames``).
+        readings: dlib's reading of each frame (tracked from frame 0).
+        faces: face crops aligned by each frame's own points; heads: the same with ``HEAD_ZOOM``.
+    """
+
+    path: Path
+    frames: np.ndarray
+    readings: tuple[GeometryReading, ...]
+    faces: AlignedCrops
+    heads: AlignedCrops
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """One source driven by one clip (``self_reenact`` set for self-reenactment).
+
+    Attributes:
+        fidelity: requested (the transferred AUs) vs re-measured on the output, over time.
+        baseline: the same for the unchanged source (a still photo: no correlation).
+        stability: frame-to-frame change outside the paste / inside the face, flicker.
+        identity: identity distances of the sample frames to the source.
+        quality: mean over frames of sharpness / colour / speckle vs the source.
+        seam: mean seam over sample frames (None where the model pastes nothing).
+        attention: statistics over all frames (None for models without attention).
+        cells: (n, c, c, 3) uint8 output face cells at ``sample_frames``; driver_cells: the
+            driver's (or real) frames at the same times.
+        render_s: wall-clock seconds of the pipeline's run (tracking + rendering).
+    """
+
+    source: str
+    driver: str
+    n_frames: int
+    fidelity: AUFidelity
+    baseline: AUFidelity
+    stability: TemporalStability
+    identity: np.ndarray
+    quality: FaceQuality
+    seam: SeamStats | None
+    attention: AttentionStats | None
+    self_reenact: SelfReenactStats | None
+    cells: np.ndarray
+    driver_cells: np.ndarray
+    sample_frames: tuple[int, ...] = ()
+    render_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoEvaluation:
+    """Result of ``evaluate_videos`` for one model."""
+
+    model: str
+    results: tuple[VideoResult, ...]
+    config: EvalConfig
+    meta: dict = field(default_factory=dict)
+
+
+def sample_indices(n: int, k: int) -> np.ndarray:
+    """Up to k frame indices spread evenly over 0..n-1."""
+    return np.unique(np.linspace(0, n - 1, min(k, n)).round().astype(int))
+
+
+def track_readings(frames: np.ndarray, read: Callable, first_hint) -> list[GeometryReading]:
+    """dlib readings of consecutive frames, each searched near the previous frame's face."""
+    readings, hint = [], first_hint
+    for frame in frames:
+        reading = read(frame, hint)
+        readings.append(reading)
+        if reading.face is not None:
+            hint = reading.face.box
+    return readings
+
+
+def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0) -> AlignedCrops:
+    """Crops aligned by ``alignment_from_points`` with ``zoom`` (bilinear on uint8 with PIL: fast
+    on long clips), and which of their pixels lie inside the frame."""
+    from PIL import Image
+
+    from reenact.align import invert_affine
+
+    has = np.array([r.face is not None for r in readings], bool)
+    crops = np.zeros((len(frames), size, size, 3), np.uint8)
+    inside = np.zeros((len(frames), size, size), bool)
+    full = Image.new("L", (frames.shape[2], frames.shape[1]), 255)
+    for i in np.flatnonzero(has):
+        to_frame = invert_affine(alignment_from_points(readings[i].face.points, size, zoom=zoom))
+        args = ((size, size), Image.Transform.AFFINE, tuple(to_frame.ravel()))
+        crops[i] = np.asarray(Image.fromarray(frames[i]).transform(*args, resample=Image.Resampling.BILINEAR))
+        inside[i] = np.asarray(full.transform(*args, resample=Image.Resampling.NEAREST)) > 0
+    return AlignedCrops(crops, inside, has)
+
+
+def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, crop_size: int,
+                   ) -> ClipReference:
+    """Read a clip's first ``max_frames`` frames and measure them with dlib (once per clip)."""
+    from reenact.video import read_all_frames
+
+    frames = read_all_frames(path, max_frames=max_frames)
+    if meters.landmarks is None:  # no dlib (the eval extra): frame metrics only
+        readings = [GeometryReading(None, None)] * len(frames)
+    else:
+        from reenact.eval.geometry import face_geometry
+
+        def read(frame, hint) -> GeometryReading:
+            face = meters.landmarks.find(frame, hint)
+            return GeometryReading(face, face_geometry(face.points) if face is not None else None)
+
+        readings = track_readings(frames, read, None)
+    return ClipReference(Path(path), frames, tuple(readings), aligned_crops(frames, readings, crop_size),
+                         aligned_crops(frames, readings, crop_size, zoom=HEAD_ZOOM))
+
+
+def _mean(values) -> float:
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _columns(rows: list[tuple], n: int) -> list[float]:
+    return [_mean(col) for col in zip(*rows, strict=True)] if rows else [float("nan")] * n
+
+
+def self_reenact_stats(outputs: np.ndarray, readings: list[GeometryReading], reference: ClipReference,
+                       crop_size: int) -> SelfReenactStats:
+    """Compare output frames (T, H, W, 3) and their dlib readings with the real frames 1..T-1."""
+    n = min(len(outputs), len(reference.frames))
+    faces = aligned_crops(outputs[:n], readings[:n], crop_size)
+    heads = aligned_crops(outputs[:n], readings[:n], crop_size, zoom=HEAD_ZOOM)
+    face, head, whole, geo = [], [], [], []
+
+    def compare(ours: AlignedCrops, real: AlignedCrops, t: int) -> tuple[float, float, float]:
+        both = ours.inside[t] & real.inside[t]  # pixels from inside both frames
+        return l1_psnr_ssim(ours.crops[t], real.crops[t], both)
+
+    for t in range(1, n):
+        whole.append(l1_psnr_ssim(outputs[t], reference.frames[t]))
+        if faces.has_face[t] and reference.faces.has_face[t]:
+            face.append(compare(faces, reference.faces, t))
+            head.append(compare(heads, reference.heads, t))
+            diff = readings[t].geometry.minus(reference.readings[t].geometry)
+            geo.append([abs(getattr(diff, k)) for k in _GEOMETRY_FIELDS])
+    geo = np.array(geo, np.float64).reshape(-1, len(_GEOMETRY_FIELDS))
+    face_l1, face_psnr, face_ssim = _columns(face, 3)
+    head_l1, head_psnr, head_ssim = _columns(head, 3)
+    whole_l1, whole_psnr, whole_ssim = _columns(whole, 3)
+    return SelfReenactStats(
+        face_l1=face_l1, face_psnr=face_psnr, face_ssim=face_ssim, head_l1=head_l1, head_psnr=head_psnr,
+        head_ssim=head_ssim, whole_l1=whole_l1, whole_psnr=whole_psnr, whole_ssim=whole_ssim,
+        geometry_error={k: float(geo[:, j].mean()) if len(geo) else float("nan")
+                        for j, k in enumerate(_GEOMETRY_FIELDS)},
+        n_frames=max(n - 1, 0), n_face_frames=len(face),
+        dlib_fallbacks=int(sum(r.fallback for r in readings[:n])))
+
+
+def _chunks(items, size: int) -> Iterator[np.ndarray]:
+    for i in range(0, len(items), size):
+        yield np.stack(items[i:i + size])
+
+
+def _mean_quality(items: list[FaceQuality]) -> FaceQuality:
+    return FaceQuality(**{f.name: (float(np.mean([getattr(q, f.name) for q in items]))
+                                   if f.name != "greyscale_source" else items[0].greyscale_source)
+                          for f in fields(FaceQuality)})
+
+
+def _mean_seam(items: list[SeamStats | None]) -> SeamStats | None:
+    items = [s for s in items if s is not None]
+    if not items:
+        return None
+    return SeamStats(**{f.name: type(getattr(items[0], f.name))(np.mean([getattr(s, f.name) for s in items]))
+                        for f in fields(SeamStats)})
+
+
+def weighted_changes(frames, weights: np.ndarray) -> np.ndarray:
+    """(T - 1,) sum(w * |frame[t+1] - frame[t]|) / (3 sum(w)) of (T, H, W, 3) uint8 frames, [0, 1]
+    units, NaN where the weights are all 0 (``reenact.metrics.frame_changes`` in uint8 arithmetic:
+    fast on long clips)."""
+    weights = np.asarray(weights, np.float32)
+    total = 3.0 * 255.0 * float(weights.sum())
+    out = np.full(max(len(frames) - 1, 0), np.nan)
+    if total <= 0:
+        return out
+
+    for t in range(1, len(frames)):
+        a, b = frames[t - 1], frames[t]
+        diff = (np.maximum(a, b) - np.minimum(a, b)).sum(axis=-1, dtype=np.uint16)  # (H, W)
+        out[t - 1] = float(np.tensordot(diff, weights, 2)) / total
+    return out
+
+
+def _stability(frames: np.ndarray, windows: list[np.ndarray], meter: SourceMeter, outside: np.ndarray,
+               targets: np.ndarray) -> TemporalStability:
+    inside = weighted_changes(windows, meter.mask)  # the face
+    return stability_from_changes(inside, weighted_changes(frames, outside), au_changes(targets))
+
+
+def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
+    """(T, 23) AUs MediaPipe reads on the output windows, tracked as a clip (VIDEO mode)."""
+    from reenact.extract import extract_au_track
+    from reenact.tracking import FaceTracker
+
+    with FaceTracker(video=True) as tracker:
+        return extract_au_track(_chunks(windows, 32), fps, tracker=tracker).values
+
+
+def _driver_cells(driver: Path, idx: np.ndarray, reference: ClipReference | None, meters: MeterFactory,
+                  size: int) -> np.ndarray:
+    """Face cells of the driver's frames at ``idx`` (the face MediaPipe finds, else the centre)."""
+    from reenact.video import read_frames
+
+    frames = reference.frames[idx] if reference is not None else read_frames(driver, idx.tolist())
+    cells = []
+    for frame in frames:
+        face = meters.tracker.detect(frame)
+        h, w = frame.shape[:2]
+        s = min(h, w)
+        box = face.box if face is not None else ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
+        cells.append(face_cell(frame, box, size, zoom=1.7 if face is not None else 1.0))
+    return np.stack(cells)
+
+
+def evaluate_video(recorder: RecordingEditor, source: EvalSource, driver: str | Path, *, pipeline_config,
+                   meters: MeterFactory, config: EvalConfig = EvalConfig(),
+                   reference: ClipReference | None = None, progress: ProgressFn | None = None) -> VideoResult:
+    """Drive ``source`` with ``driver`` through the pipeline and measure the result; with a
+    ``reference`` (the driver's own frames, source = its frame 0) also against the real frames."""
+    mode = config.transfer or ("absolute" if reference is not None else "relative")
+    pipe = pipeline_for(recorder, pipeline_config, face_index=source.face_index,
+                        max_frames=config.max_video_frames, transfer=mode)
+    recorder.reset()
+    out = pipe(source.image, driver, None)
+    frames, targets, src = out.frames, out.targets, out.source
+    meter = meters.meter(source.name, src)
+    windows = [meter.window(f) for f in frames]
+    measured = _video_aus(windows, float(out.fps))
+    outside = (recorder.prepared.full_mask() <= 0).astype(np.float32)  # beyond the paste: never changes
+    samples = sample_indices(len(frames), config.n_cells)
+    _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
+    stats = None
+    if reference is not None:
+        first = reference.readings[0].face.box if reference.readings[0].face is not None else None
+        readings = track_readings(frames, meter.read_geometry, first)
+        stats = self_reenact_stats(frames, readings, reference, config.crop_size)
+    attention = recorder.attention_values()
+    seams = [paste_seam(frames[i], src.image, recorder.prepared) for i in sample_indices(len(frames), 24)]
+    if progress is not None:
+        progress(len(frames))
+    return VideoResult(
+        source=source.name, driver=Path(driver).name, n_frames=len(frames),
+        fidelity=au_fidelity(targets, measured),
+        baseline=au_fidelity(targets, np.tile(meter.source_aus, (len(targets), 1))),
+        stability=_stability(frames, windows, meter, outside, targets),
+        identity=np.array([meter.identity_distance(windows[i], f)
+                           for i, f in zip(samples, faces, strict=True)]),
+        quality=_mean_quality([meter.quality(w) for w in windows]), seam=_mean_seam(seams),
+        attention=attention_stats(attention) if attention is not None else None, self_reenact=stats,
+        cells=np.stack([face_cell(frames[i], src.face.box, config.cell_size) for i in samples]),
+        driver_cells=_driver_cells(Path(driver), samples, reference, meters, config.cell_size),
+        sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
+
+
+
+def evaluate_videos(recorder: RecordingEditor, runs, *, pipeline_config, meters: MeterFactory,
+                    model: str | None = None, config: EvalConfig = EvalConfig(),
+                    progress: ProgressFn | None = None, meta: dict | None = None) -> VideoEvaluation:
+    """Evaluate one model on ``runs``: (EvalSource, driver path, ClipReference or None) each."""
+    from reenact.errors import InputError
+
+    if not runs:
+        raise InputError("video evaluation needs at least one (source, clip) run")
+    results = tuple(evaluate_video(recorder, source, driver, pipeline_config=pipeline_config, meters=meters,
+                                   config=config, reference=ref, progress=progress)
+                    for source, driver, ref in runs)
+    return VideoEvaluation(model=model or recorder.name, results=results, config=config,
+                           meta=dict(meta or {}))
