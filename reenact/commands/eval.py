@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "colour, dlib geometry, identity, seams, flicker",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", nargs="+", default=None,
-                   help="registered models to compare (reenact.model.registry; default: ganimation); "
+                   help="registered models to compare (reenact.model.registry; default: the default model); "
                         "'none' (do nothing) is always added as the reference row")
     p.add_argument("--weights", nargs="+", default=None,
                    help="weights of the ganimation model: .safetensors paths, weights/manifest.json names or "
@@ -84,9 +84,9 @@ def model_specs(models: list[str] | None, weights: list[str] | None):
     from reenact.errors import InputError
     from reenact.eval.harness import with_reference_row
     from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec
-    from reenact.model.registry import MODELS
+    from reenact.model.registry import DEFAULT_MODEL, MODELS
 
-    names = models or ["ganimation"]
+    names = models or [DEFAULT_MODEL]
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")

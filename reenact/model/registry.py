@@ -65,7 +65,7 @@ MODELS: dict[str, Builder] = {
     "ganimation": _ganimation,
     "none": _none,
 }
-DEFAULT_MODEL = "ganimation"
+DEFAULT_MODEL = "warp+refiner"
 
 
 def build_editor(name: str = DEFAULT_MODEL, *, weights: str | os.PathLike | None = None,
