@@ -5,6 +5,7 @@ a short video render, path traversal attempts, the render queue and session clea
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 
@@ -120,6 +121,37 @@ def test_photo_upload_finds_the_face_and_its_aus(photo):
     assert (photo["width"], photo["height"], photo["scale"]) == (512, 512, 1.0)
 
 
+def test_several_faces_choose_which(client, sid):
+    first = client.post(f"/api/s/{sid}/example/multi_face").json()
+    assert len(first["faces"]) >= 2
+    xs = [f["box"][0] for f in first["faces"]]
+    assert xs == sorted(xs)  # counted from the left, as --face-index
+    other = 1 if first["face"] != 1 else 0
+    second = client.post(f"/api/s/{sid}/face/{other}").json()
+    assert second["face"] == other and second["box"] != first["box"]
+    assert client.post(f"/api/s/{sid}/edit", json={"values": {"AU26": 0.5}, "seq": 1}).status_code == 200
+    assert "choose 0.." in error_of(client.post(f"/api/s/{sid}/face/9"), 400)
+    assert error_of(client.post(f"/api/s/{sid}/example/nope"), 404).startswith("no example photo 'nope'")
+
+
+def test_command_line(capsys):
+    import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["studio", "--help"])
+    assert exit_.value.code == 0 and "--host" in capsys.readouterr().out
+    assert cli.main(["studio", "--port", "70000", "--model", "none", "--no-browser"]) == 2
+    assert "--port must be in 0..65535" in capsys.readouterr().err
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["studio", "--port", str(port), "--model", "none", "--no-browser"]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
 def test_bad_upload_says_so_in_one_sentence_and_the_server_goes_on(client, sid, studio):
     message = error_of(client.post(f"/api/s/{sid}/photo?name=holiday.jpg", content=b"not an image" * 50), 422)
     assert "holiday.jpg" in message and "not a readable image" in message
@@ -162,6 +194,7 @@ def test_edit_is_the_library_edit_and_changes_only_the_box(client, sid, photo, e
     body = {"values": {"AU12": 0.6, "AU26": 0.4}, "relative": True, "seq": 1}
     r = client.post(f"/api/s/{sid}/edit", json=body)
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.headers["server-timing"].startswith("render;dur=")
     x0, y0, x1, y1 = map(int, r.headers["x-box"].split(","))
     region = decode(r.content)
     expected = PhotoEdit(editor, astronaut, face_index=0)
@@ -364,3 +397,21 @@ def test_sessions_are_removed_when_closed_idle_or_at_shutdown(editor, tmp_path, 
         assert client.post(f"/api/s/{c}/ping").status_code == 404
         client.post("/api/session")
     assert not (tmp_path / "root").exists()  # shutdown deleted everything
+
+
+def test_folders_of_dead_servers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from reenact.studio.sessions import remove_stale_roots
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name, pid in (("reenact-studio-dead", str(dead.pid)), ("reenact-studio-alive", str(os.getpid())),
+                      ("reenact-studio-nopid", None), ("unrelated", str(dead.pid))):
+        (tmp_path / name).mkdir()
+        if pid is not None:
+            (tmp_path / name / ".pid").write_text(pid)
+    assert remove_stale_roots(tmp_path) == [tmp_path / "reenact-studio-dead"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reenact-studio-alive", "reenact-studio-nopid",
+                                                          "unrelated"]

@@ -44,10 +44,12 @@ def _bind(host: str, port: int) -> socket.socket:
     if not 0 <= port <= 65535:
         raise InputError(f"--port must be in 0..65535, got {port}")
     try:
-        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(info[0], socket.SOCK_STREAM)
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        # proto IPPROTO_TCP, not 0: only then does asyncio set TCP_NODELAY on accepted sockets (else
+        # Nagle holds each response's body for the client's delayed ACK: +40 ms a request)
+        sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(info[4])
+        sock.bind(address)
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose another --port "
                          "(0 picks a free one)") from exc
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from reenact.studio.app import LOCAL_HOSTS, create_app
+        from reenact.studio.app import create_app
         from reenact.studio.handlers import MB, Studio, StudioConfig
     except ModuleNotFoundError as exc:
         raise InputError(f"reenact studio needs {exc.name}; install the studio extra: "
@@ -70,26 +72,36 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads < 1 or args.max_upload_mb <= 0:
         raise InputError("--threads must be >= 1 and --max-upload-mb > 0")
-    torch.set_num_threads(args.threads)
-    editor = build_editor(args.model, weights=args.weights).to(pick_device(args.device))
-    studio = Studio(editor, StudioConfig(max_video_bytes=int(args.max_upload_mb * MB)))
-    sock = _bind(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    name = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    allowed = ("*",) if host in ("0.0.0.0", "::") else LOCAL_HOSTS + (name,)
-    url = f"http://{name if ':' not in name else f'[{name}]'}:{port}/"
-    server = uvicorn.Server(uvicorn.Config(create_app(studio, allowed_hosts=allowed), log_level="warning",
-                                           timeout_graceful_shutdown=3))
-    print(f"reenact studio: {url}  (model {editor.name}; Ctrl-C stops it and deletes its temporary folder "
-          f"{studio.sessions.root})", flush=True)
-    if not args.no_browser:
-        _open_later(url)
+    sock = _bind(args.host, args.port)  # before any work: a taken port fails at once
+    studio = None
     try:
+        torch.set_num_threads(args.threads)
+        editor = build_editor(args.model, weights=args.weights).to(pick_device(args.device))
+        studio = Studio(editor, StudioConfig(max_video_bytes=int(args.max_upload_mb * MB)))
+        url, allowed = _url(sock)
+        server = uvicorn.Server(uvicorn.Config(create_app(studio, allowed_hosts=allowed), log_level="warning",
+                                               timeout_graceful_shutdown=3))
+        print(f"reenact studio: {url}  (model {editor.name}; Ctrl-C stops it and deletes its temporary "
+              f"folder {studio.sessions.root})", flush=True)
+        if not args.no_browser:
+            _open_later(url)
         server.run(sockets=[sock])
     finally:
-        studio.stop()  # idempotent: also when the server never got to its shutdown
+        if studio is not None:
+            studio.stop()  # idempotent: also when the server never got to its own shutdown
         sock.close()
     return 0
+
+
+def _url(sock: socket.socket) -> tuple[str, tuple[str, ...]]:
+    """The page's URL and the Host names the app accepts (any, when listening on every address)."""
+    from reenact.studio.app import LOCAL_HOSTS
+
+    host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):
+        return f"http://127.0.0.1:{port}/", ("*",)
+    name = f"[{host}]" if ":" in host else host
+    return f"http://{name}:{port}/", (*LOCAL_HOSTS, host)
 
 
 def _open_later(url: str) -> None:

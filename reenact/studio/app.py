@@ -139,10 +139,11 @@ async def edit(studio: Studio, request: Request) -> Response:
     result = await run_in_threadpool(studio.edit, request.path_params["sid"], body)
     if result is None:
         return Response(status_code=204, headers={"X-Stale": "1"})
-    png, box = result
-    return Response(png, media_type="image/png", headers={"X-Box": ",".join(map(str, box)),
-                                                          "X-Seq": str(body.get("seq", 0)),
-                                                          "Cache-Control": "no-store"})
+    png, box, ms = result
+    timing = ", ".join(f"{name};dur={value:.1f}" for name, value in ms.items())
+    headers = {"X-Box": ",".join(map(str, box)), "X-Seq": str(body.get("seq", 0)), "Server-Timing": timing,
+               "Cache-Control": "no-store"}
+    return Response(png, media_type="image/png", headers=headers)
 
 
 async def export(studio: Studio, request: Request) -> Response:

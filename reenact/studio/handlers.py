@@ -10,6 +10,7 @@ opaque ids only: no path from the client reaches the file system.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,9 +177,10 @@ class Studio:
 
     # ----------------------------------------------------------------------- the slider path
 
-    def edit(self, sid: str, body: dict) -> tuple[bytes, tuple[int, int, int, int]] | None:
-        """One slider state -> (PNG of the edited box at display scale, its box in display pixels),
-        or None when a newer request of the page arrived meanwhile (only the latest is rendered)."""
+    def edit(self, sid: str, body: dict) -> tuple[bytes, tuple[int, int, int, int], dict[str, float]] | None:
+        """One slider state -> (PNG of the edited box at display scale, its box in display pixels,
+        milliseconds spent rendering and encoding), or None when a newer request of the page
+        arrived meanwhile (only the latest is rendered)."""
         session = self.sessions.get(sid)
         seq = int(_number(body, "seq", 0, 0, 2**53))
         values, relative = _values(body)
@@ -190,9 +192,11 @@ class Studio:
             if seq < session.seq:
                 return None
             photo = session.photo()
+            t0 = time.perf_counter()
             region = photo.render_region(photo.target(values, relative=relative))
-        scale = self._scale(session.image)
-        return assets.region_png(region, photo.box, scale)
+        t1 = time.perf_counter()
+        png, box = assets.region_png(region, photo.box, self._scale(session.image))
+        return png, box, {"render": 1e3 * (t1 - t0), "png": 1e3 * (time.perf_counter() - t1)}
 
     def export(self, sid: str, body: dict) -> StoredFile:
         """The current slider state as a file: the edited photo (png) or its AUs (csv, yaml)."""

@@ -9,6 +9,7 @@ folder is then deleted.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -23,6 +24,23 @@ from reenact.studio.errors import BusyError, NotFoundError
 from reenact.studio.photo import FaceBox, PhotoEdit
 
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+ROOT_PREFIX = "reenact-studio-"
+
+
+def remove_stale_roots(parent: Path) -> list[Path]:
+    """Delete the temporary folders of studio servers that died without cleaning up (SIGKILL):
+    those whose ``.pid`` names a process that no longer runs."""
+    removed = []
+    for folder in parent.glob(f"{ROOT_PREFIX}*"):
+        try:
+            pid = int((folder / ".pid").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except (OSError, ValueError):
+            continue  # not ours to judge: no pid file yet, or another user's process
+    return removed
 
 
 def new_id() -> str:
@@ -109,8 +127,12 @@ class SessionStore:
 
     def __init__(self, root: Path | None = None, *, timeout_s: float = 90.0, max_sessions: int = 16,
                  on_close: Callable[[str], None] | None = None):
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="reenact-studio-"))
+        if root is None:
+            remove_stale_roots(Path(tempfile.gettempdir()))
+            root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / ".pid").write_text(str(os.getpid()))
         self.timeout_s = timeout_s
         self.max_sessions = max_sessions
         self.on_close = on_close

@@ -57,8 +57,8 @@ function buildSliders() {
 function sliderRow(name, au, side) {
   const row = document.createElement("div");
   row.className = "slider";
-  const label = side ? `<span class="side">${side === "L" ? "left" : "right"}</span>`
-    : `<b>${au.name}</b> ${au.description}`;
+  const label = (side ? `<span class="side">${side === "L" ? "left" : "right"}</span>`
+    : `<b>${au.name}</b> ${au.description}`) + ` <span class="own" id="w-${name}"></span>`;
   row.innerHTML = `<label for="s-${name}">${label}</label>
     <input type="range" id="s-${name}" data-au="${name}" min="-1" max="1" step="0.01" value="0">
     <output id="o-${name}">0.00</output>`;
@@ -89,6 +89,7 @@ function showValues() {
     input.min = S.relative ? -1 : 0;
     input.value = S.values[name] ?? base(name);
     $(`o-${name}`).textContent = (+input.value).toFixed(2);
+    $(`w-${name}`).textContent = S.photo ? `face ${(S.own[name] || 0).toFixed(2)}` : "";
   }
 }
 
@@ -392,6 +393,16 @@ function playBoth() {
 function setTab(tab) {
   document.body.className = `tab-${tab}`;
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === tab);
+  if (!S.photo) return;
+  if (tab === "video") drawPhoto(); // a driving video moves the photo as it is, not the slider edit
+  else requestEdit();
+}
+
+async function drawPhoto() {
+  const img = new Image();
+  img.src = fileUrl(S.photo.display);
+  await img.decode();
+  $("canvas").getContext("2d").drawImage(img, 0, 0);
 }
 
 function wire() {
@@ -437,6 +448,7 @@ async function start() {
   S.sid = session.session;
   setInterval(() => api(`/api/s/${S.sid}/ping`).catch((e) => say(e.message)), 10000);
   window.addEventListener("pagehide", () => navigator.sendBeacon(`/api/s/${S.sid}/close`));
+  S.readyMs = performance.now(); // since navigation start
   document.body.dataset.ready = "1";
 }
 
