@@ -1,12 +1,11 @@
 """reenact studio's handlers over HTTP, in process (Starlette's TestClient), without a browser:
 uploads (bad, empty, no face, too large), the slider path, exports, scripts and their render,
-a short video render, path traversal attempts, the render queue and session clean-up."""
+a short video render, path traversal attempts and session clean-up (the queue: test_studio_jobs)."""
 
 from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 
 import numpy as np
@@ -21,9 +20,7 @@ except ModuleNotFoundError:
 from starlette.testclient import TestClient  # noqa: E402
 
 from reenact.studio.app import create_app  # noqa: E402
-from reenact.studio.errors import BusyError  # noqa: E402
 from reenact.studio.handlers import Studio, StudioConfig  # noqa: E402
-from reenact.studio.jobs import JobQueue  # noqa: E402
 from reenact.studio.photo import PhotoEdit  # noqa: E402
 
 
@@ -316,70 +313,6 @@ def test_video_render_with_plot_and_table(client, sid, photo, media, tmp_path):
 
 
 # ------------------------------------------------------------------------------ the queue and clean-up
-
-
-def test_queue_runs_one_job_at_a_time_with_positions():
-    queue = JobQueue(max_waiting=3, max_per_session=2)
-    queue.start()
-    release, running, order = threading.Event(), threading.Event(), []
-
-    def blocking(ctx):
-        running.set()
-        release.wait(10)
-        order.append("first")
-        return {}
-
-    def quick(name):
-        def run(ctx):
-            order.append(name)
-            return {}
-        return run
-
-    first = queue.submit("a" * 22, "script", blocking)
-    assert running.wait(10)
-    second = queue.submit("b" * 22, "script", quick("second"))
-    third = queue.submit("c" * 22, "script", quick("third"))
-    assert [queue.status(j)["position"] for j in (first, second, third)] == [0, 1, 2]
-    assert queue.status(first)["state"] == "running" and queue.status(second)["state"] == "queued"
-    queue.cancel(second)
-    assert queue.status(third)["position"] == 1 and second.state == "cancelled"
-    queue.submit("c" * 22, "script", quick("fourth"))
-    with pytest.raises(BusyError, match="this page has 2 renders queued"):
-        queue.submit("c" * 22, "script", quick("fifth"))
-    release.set()
-    deadline = time.monotonic() + 10
-    while len(order) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert order == ["first", "third", "fourth"]
-    queue.stop()
-
-
-def test_cancelled_running_job_stops_and_errors_do_not_kill_the_worker():
-    queue = JobQueue()
-    queue.start()
-
-    def looping(ctx):
-        for i in range(1000):
-            ctx.check()
-            ctx.report("rendering", i, 1000)
-            time.sleep(0.01)
-        return {}
-
-    def broken(ctx):
-        raise RuntimeError("bug")
-
-    job = queue.submit("a" * 22, "video", looping)
-    time.sleep(0.1)
-    queue.cancel(job)
-    bad = queue.submit("b" * 22, "video", broken)
-    ok = queue.submit("b" * 22, "video", lambda ctx: {"video": "x"})
-    deadline = time.monotonic() + 10
-    while ok.state != "done" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert job.state == "cancelled" and 0 < job.done < 1000
-    assert bad.state == "error" and "internal error (RuntimeError: bug)" in bad.error
-    assert ok.state == "done" and ok.result == {"video": "x"}
-    queue.stop()
 
 
 def test_sessions_are_removed_when_closed_idle_or_at_shutdown(editor, tmp_path, astronaut):

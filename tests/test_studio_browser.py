@@ -143,20 +143,9 @@ def download(page, selector: str, path: Path) -> Path:
     return path
 
 
-def test_studio_in_a_real_browser(server, browser, astronaut, tmp_path):
+def photo_tab(page, astronaut: np.ndarray, tmp_path: Path, folder: Path) -> None:
+    """Upload errors, the astronaut, the smile slider dragged, the PNG downloaded, a wink."""
     from PIL import Image
-
-    from reenact.video import probe_video
-
-    url, root, proc, _ = server
-    folder = shots() or tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1360, "height": 900}, bypass_csp=True, accept_downloads=True)
-    t0 = time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='1']")
-    load_s = time.perf_counter() - t0
-    assert load_s < 10
 
     # an unreadable upload: one sentence on the page, the server goes on
     page.set_input_files("#photo-file", files=[{"name": "notes.png", "mimeType": "image/png",
@@ -191,11 +180,14 @@ def test_studio_in_a_real_browser(server, browser, astronaut, tmp_path):
 
     page.click("#preset-wink_left")
     page.wait_for_function(SETTLED)
-    winked = canvas_pixels(page)
-    assert diff(winked, smiled, boxes["left_eye"]) > 3.0
+    assert diff(canvas_pixels(page), smiled, boxes["left_eye"]) > 3.0
     page.screenshot(path=folder / "studio-photo.png")
 
-    # Script tab: rest at 0 s, happy at 1 s, happy + wink at 2 s; 2 s at 25 fps
+
+def script_tab(page, tmp_path: Path, folder: Path) -> None:
+    """Rest at 0 s, happy at 1 s, happy + wink at 2 s: 2 s at 25 fps, rendered and downloaded."""
+    from reenact.video import probe_video
+
     page.click("button[data-tab=script]")
     page.click("#reset")
     for t, presets in ((0, ()), (1, ("#preset-happy",)), (2, ("#preset-wink_left",))):
@@ -212,7 +204,11 @@ def test_studio_in_a_real_browser(server, browser, astronaut, tmp_path):
     download(page, "#script-yaml", tmp_path / "script.yaml")
     page.screenshot(path=folder / "studio-script.png")
 
-    # Video tab: the first second of a bundled talking clip
+
+def video_tab(page, tmp_path: Path, folder: Path) -> None:
+    """The first second of a bundled talking clip, reenacted; the mp4 keeps its audio."""
+    from reenact.video import probe_video
+
     page.click("button[data-tab=video]")
     page.select_option("#video-example", "single_face")
     page.wait_for_selector("#video-result:not([hidden])")
@@ -224,12 +220,25 @@ def test_studio_in_a_real_browser(server, browser, astronaut, tmp_path):
     page.wait_for_function("document.getElementById('result-video').readyState >= 2")
     page.screenshot(path=folder / "studio-video.png", full_page=True)
 
+
+def test_studio_in_a_real_browser(server, browser, astronaut, tmp_path):
+    url, root, proc, _ = server
+    folder = shots() or tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, bypass_csp=True, accept_downloads=True)
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']")
+    assert time.perf_counter() - t0 < 10
+    photo_tab(page, astronaut, tmp_path, folder)
+    script_tab(page, tmp_path, folder)
+    video_tab(page, tmp_path, folder)
+
     page.close()  # the page's beacon ends its session: its folder goes
     deadline = time.monotonic() + 10
     while any(p.is_dir() for p in root.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(p.is_dir() for p in root.iterdir())
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the server deletes its temporary folder
     assert proc.wait(30) == 130
     assert not root.exists()
-    print(f"page load {load_s * 1000:.0f} ms")
