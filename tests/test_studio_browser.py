@@ -40,11 +40,11 @@ SETTLED = ("!window.studio.inflight && !window.studio.pending && window.studio.p
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("REENACT_CHROMIUM"), "chromium", "chromium-browser",
-                      "/usr/bin/chromium"):
-        if candidate and shutil.which(candidate):
-            return shutil.which(candidate)
-    return None
+    """$REENACT_CHROMIUM if set (only it), else Debian's chromium on the PATH."""
+    if os.environ.get("REENACT_CHROMIUM"):
+        return shutil.which(os.environ["REENACT_CHROMIUM"])
+    found = [shutil.which(c) for c in ("chromium", "chromium-browser", "/usr/bin/chromium")]
+    return next((path for path in found if path), None)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def browser():
 
     exe = chromium_path()
     if exe is None:
-        pytest.skip("no chromium here (scripts/setup.sh installs Debian's chromium as root with apt-get)")
+        pytest.skip("no chromium here (scripts/setup.sh installs Debian's chromium with apt-get as root)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         yield b
@@ -197,6 +197,10 @@ def script_tab(page, tmp_path: Path, folder: Path) -> None:
         page.click("#key-add")
     assert page.locator("#keys li").count() == 3
     page.fill("#script-duration", "2")
+    seq = page.evaluate("window.studio.seq")
+    page.click("#script-preview")  # plays the timeline on the canvas through the slider path
+    page.wait_for_function(f"+document.getElementById('canvas').dataset.seq > {seq + 5}")
+    page.wait_for_function("!window.studio.previewing")
     page.click("#script-render")
     page.wait_for_selector("#script-result:not([hidden])", timeout=180_000)
     mp4 = download(page, "#script-mp4", tmp_path / "animate.mp4")
@@ -221,7 +225,7 @@ def video_tab(page, tmp_path: Path, folder: Path) -> None:
     page.screenshot(path=folder / "studio-video.png", full_page=True)
 
 
-def test_studio_in_a_real_browser(server, browser, astronaut, tmp_path):
+def test_studio_in_a_real_browser(browser, server, astronaut, tmp_path):  # browser first: skip before serving
     url, root, proc, _ = server
     folder = shots() or tmp_path
     folder.mkdir(parents=True, exist_ok=True)
