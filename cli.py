@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 # Subcommand modules in reenact.commands; a module that is absent is skipped.
 COMMANDS = ("reenact_video", "aus", "animate", "render_batch", "prepare_data", "train", "fit_rig",
-            "train_refiner", "eval", "fetch")
+            "train_refiner", "eval", "fetch", "studio")
 DEFAULT_COMMAND = "run"  # `reenact SOURCE DRIVER OUT` means `reenact run SOURCE DRIVER OUT`
 
 
