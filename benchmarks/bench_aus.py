@@ -76,9 +76,9 @@ def smoothing_table() -> None:
     import numpy as np
     from scipy.ndimage import uniform_filter1d
 
-    from reenact.au import TABLE_AU_NAMES
-    from reenact.extract import ExtractConfig, extract_aus
-    from reenact.smoothing import SmoothingConfig, smooth_track
+    from reenact.au.extract import ExtractConfig, extract_aus
+    from reenact.au.smoothing import SmoothingConfig, smooth_track
+    from reenact.au.space import TABLE_AU_NAMES
     from reenact.weights import fetch
 
     clip = fetch("media/WolfgangLanger_Pexels.mp4", quiet=True)
@@ -121,9 +121,9 @@ def main() -> None:
 
     import numpy as np
 
-    from cli import main as cli_main
-    from reenact.extract import extract_aus, track_clip
-    from reenact.video import iter_frames, probe_video
+    from reenact.au.extract import extract_aus, track_clip
+    from reenact.cli import main as cli_main
+    from reenact.io.video import iter_frames, probe_video
     from reenact.weights import fetch
 
     fetch("face_landmarker", quiet=True)

@@ -70,8 +70,8 @@ def worker(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
-    from reenact.video import probe_video, read_all_frames
+    from reenact.io.video import probe_video, read_all_frames
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
     device = pick_device(args.device)
     generator, g_name = build_generator(None, not args.paper, args.model)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(worker(args)))
         return 0
-    from reenact.video import probe_video
+    from reenact.io.video import probe_video
     from reenact.weights import fetch
 
     base = fetch("media/WolfgangLanger_Pexels.mp4", quiet=True)

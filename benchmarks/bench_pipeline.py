@@ -85,7 +85,7 @@ def build_generator(weights: str | None, tiny: bool, model: str = "ganimation"):
     load their registered (or given) weights."""
     import torch
 
-    from reenact.generator import Generator, GeneratorConfig, load_generator
+    from reenact.model.generator import Generator, GeneratorConfig, load_generator
     from reenact.model.registry import build_editor
 
     if model != "ganimation":
@@ -111,8 +111,8 @@ def worker(args: argparse.Namespace) -> dict:
     """One timed run in this (child) process; returns a JSON-ready dict."""
     import torch
 
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
-    from reenact.video import probe_video, read_all_frames
+    from reenact.io.video import probe_video, read_all_frames
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
     device = pick_device(args.device)
     torch.set_num_threads(args.threads or torch.get_num_threads())

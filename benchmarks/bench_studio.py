@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def start_server(model: str, threads: int, weights: Path | None = None) -> tuple[subprocess.Popen, str, int]:
-    cmd = [sys.executable, "-m", "cli", "studio", "--port", "0", "--no-browser", "--model", model,
+    cmd = [sys.executable, "-m", "reenact", "studio", "--port", "0", "--no-browser", "--model", model,
            "--threads", str(threads)] + (["--weights", str(weights)] if weights else [])
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from reenact.generator import GeneratorConfig
+from reenact.model.generator import GeneratorConfig
 from reenact.training.critic import CriticConfig
 from reenact.training.data import FaceShards
 from reenact.training.loop import TrainConfig, build_trainer

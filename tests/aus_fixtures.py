@@ -36,7 +36,7 @@ def media_path(name: str) -> Path:
 
 @functools.cache
 def wl_frames(indices: tuple[int, ...]) -> np.ndarray:
-    from reenact.video import read_frames
+    from reenact.io.video import read_frames
 
     return read_frames(media_path("WolfgangLanger_Pexels.mp4"), list(indices))
 
@@ -44,8 +44,8 @@ def wl_frames(indices: tuple[int, ...]) -> np.ndarray:
 @functools.cache
 def wl_raw_track():
     """Unsmoothed AUTrack of the whole WolfgangLanger clip (472 frames, VIDEO mode)."""
-    from reenact.extract import ExtractConfig, extract_aus
-    from reenact.smoothing import SmoothingConfig
+    from reenact.au.extract import ExtractConfig, extract_aus
+    from reenact.au.smoothing import SmoothingConfig
 
     config = ExtractConfig(smoothing=SmoothingConfig(method="none", gaps="missing"))
     return extract_aus(media_path("WolfgangLanger_Pexels.mp4"), config).raw
@@ -59,8 +59,8 @@ def splice_eye(open_img: np.ndarray, closed_img: np.ndarray, eye: tuple[int, ...
     """
     import cv2
 
-    from reenact.align import align_face
-    from reenact.tracking import FaceTracker
+    from reenact.face.align import align_face
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker() as tracker:
         face_open, face_closed = tracker.detect(open_img), tracker.detect(closed_img)

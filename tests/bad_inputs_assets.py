@@ -56,7 +56,7 @@ def video_facts(path: Path) -> tuple[int, int, int, str | None]:
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, str(ROOT / "cli.py"), *map(str, args)]
+    return [sys.executable, "-m", "reenact", *map(str, args)]
 
 
 class Assets:
@@ -128,7 +128,7 @@ class Assets:
     def _weights(path: Path) -> None:
         import torch
 
-        from reenact.generator import Generator, GeneratorConfig, save_generator
+        from reenact.model.generator import Generator, GeneratorConfig, save_generator
 
         torch.manual_seed(0)
         save_generator(Generator(GeneratorConfig(channels=8, n_res=1)), path)

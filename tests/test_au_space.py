@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from reenact import au
+from reenact.au import space as au
 
 
 def test_cond_layout_has_sides_for_sided_aus():

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from aus_fixtures import WL_NEUTRAL, WL_SMILE_OPEN_EYES, media_path, winks, wl_frames, wl_raw_track
 
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import AUTrack, aus_from_face
+from reenact.au.blendshapes import aus_from_face
+from reenact.au.extract import ExtractConfig, extract_au_track, extract_aus, extract_image_aus
+from reenact.au.smoothing import SmoothingConfig
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.track import AUTrack
 from reenact.errors import InputError, NoFaceError
-from reenact.extract import ExtractConfig, extract_au_track, extract_aus, extract_image_aus
-from reenact.smoothing import SmoothingConfig
-from reenact.tracking import FaceTracker, TrackerConfig
-from reenact.video import iter_frames, probe_video
+from reenact.face.tracking import FaceTracker, TrackerConfig
+from reenact.io.video import iter_frames, probe_video
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 
@@ -104,7 +105,7 @@ def test_pose_follows_head_turn(image_tracker):
 
 
 def test_several_faces_largest_by_default_or_by_index():
-    from reenact.images import load_image
+    from reenact.io.images import load_image
 
     image = load_image(media_path("multi_face.jpg"))
     with FaceTracker(TrackerConfig(max_faces=8)) as tracker:
@@ -180,7 +181,7 @@ def test_several_faces_in_a_clip(tmp_path):
 
     import imageio_ffmpeg
 
-    from reenact.video import read_frames
+    from reenact.io.video import read_frames
 
     clip = tmp_path / "group.mp4"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-loop", "1", "-i",
@@ -191,7 +192,7 @@ def test_several_faces_in_a_clip(tmp_path):
     assert len(faces) == 2
     largest = max(faces, key=lambda f: f.area)
     by_left = sorted(faces, key=lambda f: f.box[0])
-    from reenact.extract import _video_tracker_config
+    from reenact.au.extract import _video_tracker_config
 
     assert _video_tracker_config(read_frames(clip, list(range(8))), TrackerConfig(), True, None).max_faces > 1
     default = extract_aus(clip).raw
@@ -205,8 +206,8 @@ def test_several_faces_in_a_clip(tmp_path):
 
 
 def test_single_face_fast_path_matches_full_tracking():
-    from reenact.extract import _video_tracker_config
-    from reenact.video import read_frames
+    from reenact.au.extract import _video_tracker_config
+    from reenact.io.video import read_frames
 
     path = media_path("single_face.mp4")
     first = read_frames(path, list(range(32)))

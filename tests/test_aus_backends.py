@@ -7,10 +7,10 @@ import types
 
 import pytest
 
-from cli import main
-from reenact.backends import pyfeat as pyfeat_backend
+from reenact.au import pyfeat as pyfeat_backend
+from reenact.au.extract import ExtractConfig, extract_aus
+from reenact.cli import main
 from reenact.errors import WeightsError
-from reenact.extract import ExtractConfig, extract_aus
 
 pytestmark = pytest.mark.skipif(pyfeat_backend.available(), reason="py-feat is installed here")
 

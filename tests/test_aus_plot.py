@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import AUTrack
-from reenact.plotting import PANELS, plot_au_track, save_au_plot
+from reenact.au.plot import PANELS, plot_au_track, save_au_plot
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.track import AUTrack
 
 
 def _track(t: int = 60, fps: float = 25.0) -> AUTrack:

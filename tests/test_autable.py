@@ -7,14 +7,14 @@ import csv
 import numpy as np
 import pytest
 
-from reenact.au import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES
-from reenact.aus import AUTrack
-from reenact.autable import COLUMNS, detect_format, read_au_table, write_au_table
+from reenact.au.space import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES
+from reenact.au.tables import COLUMNS, detect_format, read_au_table, write_au_table
+from reenact.au.track import AUTrack
 from reenact.errors import OutputError, ScriptError
 
 
 def _columns(path, strip=True) -> dict[str, list[str]]:
-    """Read a CSV independently of reenact.autable (names stripped of spaces)."""
+    """Read a CSV independently of reenact.au.tables (names stripped of spaces)."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     header = [h.strip() if strip else h for h in rows[0]]
@@ -29,7 +29,7 @@ def _track(t: int = 30, fps: float = 25.0, seed: int = 0) -> AUTrack:
     values[~found] = np.nan
     pose = rng.uniform(-30, 30, (t, 3)).astype(np.float32)
     pose[~found] = np.nan
-    from reenact.au import sync_bilateral
+    from reenact.au.space import sync_bilateral
 
     return AUTrack(values=sync_bilateral(values), found=found, pose=pose, fps=fps)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from bad_inputs_assets import CLIP_FRAMES, CLIP_SIZE, Assets, listing, sha256_tree, stderr_lines, video_facts
 
-import cli
+from reenact import cli
 
 
 @dataclass
@@ -608,7 +608,7 @@ def test_bad_input(name, tmp_path, assets, capfd, monkeypatch):
 
 def test_clips_are_what_the_matrix_says(assets):
     """The unusual clips really are unusual (else the matrix tests nothing)."""
-    from reenact.video import probe_video, read_all_frames
+    from reenact.io.video import probe_video, read_all_frames
 
     assert probe_video(assets["av1.mp4"]).codec == "av1"
     rotated = probe_video(assets["rotated.mp4"])

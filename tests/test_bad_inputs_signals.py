@@ -1,6 +1,6 @@
 """The bad-input matrix, second part: signals and what a killed run leaves (issue 10).
 
-Real processes (`python cli.py ...`) are stopped with SIGTERM, SIGINT and SIGKILL while they
+Real processes (`python -m reenact ...`) are stopped with SIGTERM, SIGINT and SIGKILL while they
 work; each must print one line, exit 128 + the signal and leave nothing half-written, and the
 next run into the folder must remove a killed run's temporaries but none that a running process
 is still writing.
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from bad_inputs_assets import Assets, cli_command, listing, sha256_tree, stderr_lines, video_facts
 
-import cli
-from reenact.io_utils import STALE_AFTER_S, atomic_output
+from reenact import cli
+from reenact.io.files import STALE_AFTER_S, atomic_output
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.au import TABLE_AU_NAMES, preset
-from reenact.batch import list_faces, parse_shard, read_done, read_targets, render_batch
+from reenact.au.space import TABLE_AU_NAMES, preset
 from reenact.errors import InputError, ScriptError
-from reenact.generator import Generator, GeneratorConfig
-from reenact.pipeline import PipelineConfig, ReenactPipeline
+from reenact.model.generator import Generator, GeneratorConfig
+from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+from reenact.pipelines.render_batch import list_faces, parse_shard, read_done, read_targets, render_batch
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 
@@ -105,7 +105,7 @@ def test_render_manifest_and_resume(tmp_path, pipeline, faces, targets_csv):
     assert all(x["output"] is None and x["reason"] for x in no_face)
     ok = next(x for x in r if x["target"] == "open" and x["face_found"])
     assert ok["aus"]["AU26"] == pytest.approx(0.9)
-    from reenact.images import load_image
+    from reenact.io.images import load_image
 
     img = load_image(out / "astronaut__happy.png")
     assert img.shape == (512, 512, 3)
@@ -126,13 +126,13 @@ def test_shards_split_the_faces(tmp_path, pipeline, faces, targets_csv):
     assert a.faces + b.faces == 4
     assert sorted(m.name for m in out.glob("manifest*")) == ["manifest-0-of-2.jsonl", "manifest-1-of-2.jsonl"]
     assert len(rows(out)) == 4
-    from reenact.images import load_image
+    from reenact.io.images import load_image
 
     assert load_image(out / "astronaut__happy.png").shape == (128, 128, 3)  # --crop
 
 
 def test_cli_render_batch(tmp_path, faces, targets_csv, tiny_weights, capsys):
-    import cli
+    from reenact import cli
 
     rc = cli.main(["render-batch", str(faces), str(targets_csv), str(tmp_path / "o"), "--weights",
                    str(tiny_weights), "--quiet"])
@@ -144,7 +144,7 @@ def test_cli_render_batch(tmp_path, faces, targets_csv, tiny_weights, capsys):
 
 @pytest.fixture()
 def tiny_weights(tmp_path):
-    from reenact.generator import save_generator
+    from reenact.model.generator import save_generator
 
     torch.manual_seed(0)
     path = tmp_path / "tiny.safetensors"

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli import main
-from reenact.au import TABLE_AU_NAMES
-from reenact.autable import COLUMNS, read_au_table
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.tables import COLUMNS, read_au_table
+from reenact.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

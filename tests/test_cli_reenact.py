@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-import cli
-from reenact.generator import Generator, GeneratorConfig, save_generator
+from reenact import cli
+from reenact.model.generator import Generator, GeneratorConfig, save_generator
+from reenact.pipelines.demo import EXAMPLE_SCRIPT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,7 @@ def test_run_writes_video_preview_and_plot(tmp_path, tiny_weights, astronaut_fil
 
 
 def test_animate_mp4_and_png_folder(tmp_path, tiny_weights, astronaut_file):
-    script = ROOT / "pipelines" / "examples" / "smile_blink.yaml"
+    script = EXAMPLE_SCRIPT
     assert cli.main(["animate", str(astronaut_file), str(script), str(tmp_path / "a.mp4"), "--weights",
                      str(tiny_weights), "--quiet"]) == 0
     assert n_frames(tmp_path / "a.mp4") == 100
@@ -107,7 +108,7 @@ def test_bad_input_one_line_nonzero_nothing_left(case, tmp_path, tiny_weights, a
 
 def test_ctrl_c_in_a_real_process_leaves_nothing(tmp_path, tiny_weights, astronaut_file, media):
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, str(ROOT / "cli.py"), str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
+    cmd = [sys.executable, "-m", "reenact", str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
            str(out), "--weights", str(tiny_weights), "--preview", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -124,7 +125,7 @@ def test_ctrl_c_in_a_real_process_leaves_nothing(tmp_path, tiny_weights, astrona
 
 def test_sigterm_also_leaves_nothing(tmp_path, tiny_weights, astronaut_file, media):
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, str(ROOT / "cli.py"), str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
+    cmd = [sys.executable, "-m", "reenact", str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
            str(out), "--weights", str(tiny_weights), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 90

@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from reenact.encode import VideoWriter, write_video
 from reenact.errors import InputError, OutputError
+from reenact.io.encode import VideoWriter, write_video
 
 
 def frames(n: int, h: int = 64, w: int = 80, seed: int = 0) -> np.ndarray:

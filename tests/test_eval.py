@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.generator import Generator, GeneratorConfig, save_generator
+from reenact.model.generator import Generator, GeneratorConfig, save_generator
 
 TINY = GeneratorConfig(channels=8, n_res=1)
 
@@ -32,8 +32,8 @@ def models(tiny_weights):
 
 def test_default_sources_are_every_public_face(media):
     from reenact.eval.sources import DEFAULT_SOURCES, load_sources
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
-    from reenact.tracking import FaceTracker, TrackerConfig
+    from reenact.face.tracking import FaceTracker, TrackerConfig
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
     with FaceTracker() as tracker:
         sources = load_sources(DEFAULT_SOURCES, tracker=tracker)
@@ -88,7 +88,7 @@ def test_self_reenactment_compares_with_the_real_frames(models, media):
     from reenact.eval.image_metrics import l1_distance
     from reenact.eval.summary import summarize_videos
     from reenact.eval.targets import EvalConfig
-    from reenact.video import read_all_frames
+    from reenact.io.video import read_all_frames
 
     clip = media("single_face.mp4")
     evaluations = evaluate_models(models, EvalPlan(self_clips=(str(clip),)),
@@ -120,7 +120,7 @@ def test_driving_a_photo_keeps_the_background_still(models, media, tmp_path):
 
 
 def test_cli_compares_models_and_rejects_bad_input(tmp_path, capsys):
-    from cli import main
+    from reenact.cli import main
 
     out = tmp_path / "report"
     assert main(["eval", "--model", "none", "ganimation", "--weights", "random", "--sources", "astronaut",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reenact.au import COND_DIM
+from reenact.au.space import COND_DIM
 from reenact.errors import WeightsError
-from reenact.generator import Generator, GeneratorConfig, compose, load_generator, save_generator
+from reenact.model.generator import Generator, GeneratorConfig, compose, load_generator, save_generator
 
 TINY = GeneratorConfig(image_size=32, channels=8, n_down=2, n_res=1)
 

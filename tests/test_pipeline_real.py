@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au import TABLE_AU_NAMES
+from reenact.au.space import TABLE_AU_NAMES
 
 pytestmark = pytest.mark.slow
 N_FRAMES = 240  # the first 10 s of WolfgangLanger_Pexels.mp4: squeezed eyes, brows up, lips part, smile
@@ -19,8 +19,8 @@ N_FRAMES = 240  # the first 10 s of WolfgangLanger_Pexels.mp4: squeezed eyes, br
 
 def remeasure(frames: np.ndarray, fps: float) -> np.ndarray:
     """AUs (T, 23) of the face in each output frame (NaN where none was found)."""
-    from reenact.extract import extract_au_track
-    from reenact.tracking import FaceTracker
+    from reenact.au.extract import extract_au_track
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker(video=True) as tracker:
         return extract_au_track([frames], fps, tracker=tracker).values
@@ -40,8 +40,8 @@ def au_correlations(targets: np.ndarray, measured: np.ndarray, *, min_std: float
 @pytest.fixture(scope="module")
 def real_run(astronaut, media):
     """The registered default model with its registered weights on a real drive."""
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
-    from reenact.transfer import TransferConfig
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.render.transfer import TransferConfig
 
     # absolute mode: the targets are the driver's own AU values, so "follows the driver" is direct
     config = PipelineConfig(max_frames=N_FRAMES, transfer=TransferConfig(mode="absolute"))

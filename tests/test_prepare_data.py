@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reenact.au import TABLE_AU_NAMES
+from reenact.au.space import TABLE_AU_NAMES
 from reenact.training.prepare import PrepareConfig, choose_held_out, source_folder
 
 
@@ -28,7 +28,7 @@ def photo_dir(tmp_path_factory, media, astronaut):
 
 
 def test_prepare_data_cli(photo_dir, tmp_path, capsys):
-    from cli import main
+    from reenact.cli import main
 
     out = tmp_path / "ds"
     assert main(["prepare-data", str(photo_dir), "-o", str(out)]) == 0
@@ -62,7 +62,7 @@ def test_prepare_data_cli(photo_dir, tmp_path, capsys):
 
 
 def test_prepare_refuses_a_non_empty_output(photo_dir, tmp_path):
-    from cli import main
+    from reenact.cli import main
 
     (tmp_path / "ds").mkdir()
     (tmp_path / "ds" / "x").write_text("x")

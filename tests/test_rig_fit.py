@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au import COND_NAMES, cond_to_table
+from reenact.au.space import COND_NAMES, cond_to_table
 from reenact.model.rig import load_rig
 from reenact.training.landmarks import LandmarkSet
 from reenact.training.rig import au_regions, fit_rig

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reenact.au import TABLE_AU_NAMES, preset
+from reenact.au.script import load_script
+from reenact.au.space import TABLE_AU_NAMES, preset
 from reenact.errors import InputError, ScriptError
-from reenact.script import load_script
+from reenact.pipelines.demo import EXAMPLE_SCRIPT
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
-EXAMPLE = Path(__file__).resolve().parent.parent / "pipelines" / "examples" / "smile_blink.yaml"
+EXAMPLE = EXAMPLE_SCRIPT
 
 
 def write(tmp_path, text: str, name: str = "s.yaml") -> Path:

@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 from aus_fixtures import WL_BLINK, WL_BLINK_SHORT, WL_STILL, wl_raw_track
 
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import AUTrack
-from reenact.errors import InputError, NoFaceError
-from reenact.smoothing import (
+from reenact.au.smoothing import (
     SmoothingConfig,
     fill_gaps,
     neutral_baseline,
@@ -18,6 +15,9 @@ from reenact.smoothing import (
     savgol_window,
     smooth_track,
 )
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.track import AUTrack
+from reenact.errors import InputError, NoFaceError
 
 AU45 = TABLE_AU_NAMES.index("AU45")
 

@@ -85,7 +85,7 @@ def error_of(r, status: int) -> str:
 
 
 def test_info_lists_every_au_once_grouped(client):
-    from reenact.au import AU_NAMES, SIDED_AUS
+    from reenact.au.space import AU_NAMES, SIDED_AUS
 
     info = client.get("/api/info").json()
     names = [au["name"] for g in info["groups"] for au in g["aus"]]
@@ -110,7 +110,7 @@ def test_other_hosts_are_refused(client):
 
 
 def test_photo_upload_finds_the_face_and_its_aus(photo):
-    from reenact.au import TABLE_AU_NAMES
+    from reenact.au.space import TABLE_AU_NAMES
 
     assert len(photo["faces"]) == 1 and photo["face"] == 0
     assert set(photo["aus"]) == set(TABLE_AU_NAMES)
@@ -132,7 +132,7 @@ def test_several_faces_choose_which(client, sid):
 
 
 def test_command_line(capsys):
-    import cli
+    from reenact import cli
 
     with pytest.raises(SystemExit) as exit_:
         cli.main(["studio", "--help"])
@@ -166,7 +166,7 @@ def test_no_face(client, sid):
 
 
 def test_huge_image_by_pixels_and_by_bytes(client, sid, astronaut):
-    from reenact.images import set_max_pixels
+    from reenact.io.images import set_max_pixels
 
     set_max_pixels(100_000)
     try:
@@ -216,8 +216,8 @@ def test_bad_slider_values(client, sid, photo):
 
 
 def test_exports_round_trip_through_the_library(client, sid, photo, tmp_path, astronaut):
-    from reenact.autable import read_au_table
-    from reenact.script import load_script
+    from reenact.au.script import load_script
+    from reenact.au.tables import read_au_table
 
     state = {"values": {"AU45_L": 1.0}, "relative": True}
     files = {}
@@ -270,7 +270,7 @@ def wait_job(client, sid, status: dict, timeout: float = 120.0) -> dict:
 
 
 def test_script_render_gives_the_frames_the_script_asks(client, sid, photo, tmp_path):
-    from reenact.video import probe_video
+    from reenact.io.video import probe_video
 
     keys = [{"t": 0.0, "values": {}, "relative": True},
             {"t": 1.0, "values": {"AU12": 0.5, "AU45_R": 1.0}, "relative": True, "ease": "ease-in-out"}]
@@ -289,8 +289,8 @@ def test_script_render_gives_the_frames_the_script_asks(client, sid, photo, tmp_
 
 
 def test_video_render_with_plot_and_table(client, sid, photo, media, tmp_path):
-    from reenact.autable import read_au_table
-    from reenact.video import probe_video
+    from reenact.au.tables import read_au_table
+    from reenact.io.video import probe_video
 
     r = client.post(f"/api/s/{sid}/video?name=driver.mp4", content=media("single_face.mp4").read_bytes())
     assert r.status_code == 200, r.text

@@ -53,8 +53,9 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("studio-tmp")
     env = dict(os.environ, TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
     model = ["--model", os.environ["STUDIO_MODEL"]] if os.environ.get("STUDIO_MODEL") else []
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "studio", "--port", "0", "--no-browser", *model],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "reenact", "studio", "--port", "0", "--no-browser", *model]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     deadline, seen = time.monotonic() + 120, []
@@ -105,7 +106,7 @@ def canvas_pixels(page) -> np.ndarray:
 
 def face_boxes(image: np.ndarray) -> dict[str, tuple[int, int, int, int]]:
     """Pixel boxes of the astronaut's mouth and left eye (the subject's; the image's right)."""
-    from reenact.tracking import FaceTracker
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker() as tracker:
         lm = tracker.detect(image).landmarks[:, :2]
@@ -186,7 +187,7 @@ def photo_tab(page, astronaut: np.ndarray, tmp_path: Path, folder: Path) -> None
 
 def script_tab(page, tmp_path: Path, folder: Path) -> None:
     """Rest at 0 s, happy at 1 s, happy + wink at 2 s: 2 s at 25 fps, rendered and downloaded."""
-    from reenact.video import probe_video
+    from reenact.io.video import probe_video
 
     page.click("button[data-tab=script]")
     page.click("#reset")
@@ -211,7 +212,7 @@ def script_tab(page, tmp_path: Path, folder: Path) -> None:
 
 def video_tab(page, tmp_path: Path, folder: Path) -> None:
     """The first second of a bundled talking clip, reenacted; the mp4 keeps its audio."""
-    from reenact.video import probe_video
+    from reenact.io.video import probe_video
 
     page.click("button[data-tab=video]")
     page.select_option("#video-example", "single_face")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.au import COND_DIM, COND_NAMES, flip_cond
-from reenact.generator import GeneratorConfig
+from reenact.au.space import COND_DIM, COND_NAMES, flip_cond
+from reenact.model.generator import GeneratorConfig
 from reenact.training import losses
 from reenact.training.critic import Critic, CriticConfig
 from reenact.training.data import BatchSampler, DataConfig, FaceShards, rare_au_weights
@@ -164,8 +164,8 @@ def _synthetic_dataset(folder, n=12, size=32):
 def test_train_cli_resume_and_export(tmp_path):
     import yaml
 
-    from cli import main
-    from reenact.generator import load_generator
+    from reenact.cli import main
+    from reenact.model.generator import load_generator
 
     manifest = _synthetic_dataset(tmp_path / "ds")
     assert 0 < sum(s["held_out"] for s in manifest["samples"]) < 12

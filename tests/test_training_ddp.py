@@ -21,7 +21,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     import numpy as np
 
-    from reenact.generator import GeneratorConfig
+    from reenact.model.generator import GeneratorConfig
     from reenact.training import ddp
     from reenact.training.critic import CriticConfig
     from reenact.training.data import FaceShards

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au import TABLE_AU_NAMES, preset, table_from_values
+from reenact.au.space import TABLE_AU_NAMES, preset, table_from_values
 from reenact.errors import InputError
-from reenact.transfer import TransferConfig, parse_only, selected_columns, transfer_aus
+from reenact.render.transfer import TransferConfig, parse_only, selected_columns, transfer_aus
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 

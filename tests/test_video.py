@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reenact.errors import VideoReadError
-from reenact.video import VideoInfo, iter_frames, probe_video, read_all_frames, read_frames
+from reenact.io.video import VideoInfo, iter_frames, probe_video, read_all_frames, read_frames
 
 
 def _ffmpeg(*args: str) -> None:

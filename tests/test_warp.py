@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.au import TABLE_AU_NAMES, preset, sync_bilateral
-from reenact.aus import RELIABLE_AUS, aus_from_face
+from reenact.au.blendshapes import RELIABLE_AUS, aus_from_face
+from reenact.au.space import TABLE_AU_NAMES, preset, sync_bilateral
+from reenact.face.tracking import FaceTracker
 from reenact.model import interior
 from reenact.model import mesh as M
 from reenact.model.registry import build_editor
 from reenact.model.rig import folded, load_rig
 from reenact.model.warp import backward_field, triangle_areas
-from reenact.pipeline import ReenactPipeline
-from reenact.tracking import FaceTracker
+from reenact.pipelines.reenact_video import ReenactPipeline
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 

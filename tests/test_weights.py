@@ -56,7 +56,7 @@ def test_unknown_name():
 def test_atomic_output_uses_the_usual_file_mode(tmp_path):
     import os
 
-    from reenact.io_utils import atomic_output
+    from reenact.io.files import atomic_output
 
     target = tmp_path / "x.txt"
     with atomic_output(target) as tmp:
@@ -71,7 +71,7 @@ def test_atomic_output_uses_the_usual_file_mode(tmp_path):
 def test_atomic_output_leaves_nothing_on_error(tmp_path):
     import pytest
 
-    from reenact.io_utils import atomic_output
+    from reenact.io.files import atomic_output
 
     target = tmp_path / "x.txt"
     with pytest.raises(RuntimeError), atomic_output(target) as tmp:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_common_options, common_config, pick_device, summary
+from reenact.commands.run import add_common_options, common_config, pick_device, summary
 from reenact.errors import InputError
 
 
@@ -15,7 +15,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Animate the face in SOURCE along SCRIPT: keyframes of Action Units or named "
                     "presets (emotions, blink, winks) with easing and layers, or an AU table "
                     "(reenact aus / OpenFace / py-feat CSV). OUT is an .mp4, or a folder that gets "
-                    "one PNG per frame. See docs/reenact.md and pipelines/examples/.",
+                    "one PNG per frame. See docs/reenact.md and reenact/pipelines/examples/.",
     )
     p.add_argument("source", type=Path, help="photo of a face")
     p.add_argument("script", type=Path, help="AU script (.yaml/.yml/.json) or AU table (.csv)")
@@ -30,8 +30,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
-    from reenact.script import load_script
+    from reenact.au.script import load_script
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 def _check_paths(args: argparse.Namespace, *, frames_dir: bool) -> None:
     """OUT is none of the inputs and can be written, before any work."""
     from reenact.errors import OutputError
-    from reenact.io_utils import check_distinct, check_writable, check_writable_folder
+    from reenact.io.files import check_distinct, check_writable, check_writable_folder
 
     check_distinct({"source photo": args.source, "script": args.script, "--weights": args.weights},
                    {"output": args.out})

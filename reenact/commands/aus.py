@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_max_pixels_option
+from reenact.commands.run import add_max_pixels_option
 from reenact.errors import InputError
 
 
@@ -42,9 +42,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace):
-    from reenact.extract import ExtractConfig
-    from reenact.smoothing import SmoothingConfig
-    from reenact.tracking import TrackerConfig
+    from reenact.au.extract import ExtractConfig
+    from reenact.au.smoothing import SmoothingConfig
+    from reenact.face.tracking import TrackerConfig
 
     if args.face_index is not None and args.face_index < 0:
         raise InputError(f"--face-index must be >= 0, got {args.face_index}")
@@ -61,8 +61,8 @@ def _config(args: argparse.Namespace):
 
 
 def _total(path: Path) -> int | None:
-    from reenact.images import is_image_path, list_images
-    from reenact.video import probe_video
+    from reenact.io.images import is_image_path, list_images
+    from reenact.io.video import probe_video
 
     if path.is_dir():
         return len(list_images(path))
@@ -73,9 +73,9 @@ def _total(path: Path) -> int | None:
 
 def _check_paths(args: argparse.Namespace) -> None:
     """Fail on bad outputs and missing inputs before any long work."""
-    from reenact.images import list_images
-    from reenact.io_utils import check_distinct, check_writable
-    from reenact.plotting import check_plot_path
+    from reenact.au.plot import check_plot_path
+    from reenact.io.files import check_distinct, check_writable
+    from reenact.io.images import list_images
 
     if not args.input.exists():
         raise InputError(f"input {args.input} does not exist; check the path")
@@ -98,9 +98,9 @@ def _warn_skipped(skipped, total: int) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from reenact.autable import write_au_table
-    from reenact.extract import extract_aus
-    from reenact.plotting import save_au_plot
+    from reenact.au.extract import extract_aus
+    from reenact.au.plot import save_au_plot
+    from reenact.au.tables import write_au_table
 
     config = _config(args)
     _check_paths(args)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_max_pixels_option
+from reenact.commands.run import add_max_pixels_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -114,7 +114,7 @@ def model_specs(models: list[str] | None, weights: list[str] | None):
 
 
 def _plan(args: argparse.Namespace):
-    from reenact.au import EMOTION_PROTOTYPES, PRESETS
+    from reenact.au.space import EMOTION_PROTOTYPES, PRESETS
     from reenact.errors import InputError
     from reenact.eval.harness import EvalPlan
     from reenact.eval.sources import DEFAULT_SELF_CLIPS, EMOTIONS, EVAL_GESTURES, default_targets
@@ -137,7 +137,7 @@ def _plan(args: argparse.Namespace):
 
 def _check_outputs(args: argparse.Namespace, out: Path) -> None:
     """No report file is an input, and --out can be written (checked before any work)."""
-    from reenact.io_utils import check_distinct, check_writable_folder
+    from reenact.io.files import check_distinct, check_writable_folder
 
     files = [p for p in (args.sources or []) + (args.videos or []) + (args.self_reenact or [])
              if Path(p.split(":")[0]).exists()]
@@ -150,7 +150,7 @@ def _check_outputs(args: argparse.Namespace, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from reenact.eval.sources import read_source_photo, resolve_clip
-    from reenact.io_utils import new_folder
+    from reenact.io.files import new_folder
 
     plan = _plan(args)
     specs = model_specs(args.model, args.weights)
@@ -176,7 +176,7 @@ def _evaluate(args: argparse.Namespace, plan, specs, out: Path) -> dict[str, Pat
     from reenact.eval.harness import evaluate_models
     from reenact.eval.report import write_report
     from reenact.eval.targets import EvalConfig
-    from reenact.pipeline import PipelineConfig
+    from reenact.pipelines.reenact_video import PipelineConfig
 
     config = EvalConfig(identity=not args.no_identity, geometry=not args.no_geometry,
                         max_video_frames=args.max_frames, transfer=args.mode)

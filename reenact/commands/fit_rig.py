@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from reenact.errors import InputError
-    from reenact.io_utils import atomic_output, check_writable
+    from reenact.io.files import atomic_output, check_writable
     from reenact.training.rig_calibration import RigJob, run_fit
 
     check_writable(args.out)

@@ -6,7 +6,7 @@ import argparse
 import random
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_max_pixels_option
+from reenact.commands.run import add_max_pixels_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _list_photos(folder: Path) -> list[Path]:
-    from reenact.images import IMAGE_SUFFIXES
+    from reenact.io.images import IMAGE_SUFFIXES
 
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -38,7 +38,7 @@ def _list_photos(folder: Path) -> list[Path]:
 def _list_jobs(args: argparse.Namespace) -> list:
     """(source folder, photo) for every photo to prepare, each DIR checked."""
     from reenact.errors import InputError, OutputError
-    from reenact.io_utils import is_inside
+    from reenact.io.files import is_inside
     from reenact.training.prepare import source_folder
 
     jobs = []
@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from reenact.errors import ImageReadError, InputError, OutputError
-    from reenact.images import load_image
-    from reenact.tracking import FaceTracker, TrackerConfig
+    from reenact.face.tracking import FaceTracker, TrackerConfig
+    from reenact.io.images import load_image
     from reenact.training.prepare import (
         PrepareConfig,
         ShardWriter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.reenact_video import add_common_options, common_config, pick_device
+from reenact.commands.run import add_common_options, common_config, pick_device
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -33,9 +33,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from reenact.batch import check_out_dir, list_faces, parse_shard, read_targets, render_batch
-    from reenact.io_utils import check_writable_folder
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
+    from reenact.io.files import check_writable_folder
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.pipelines.render_batch import (
+        check_out_dir,
+        list_faces,
+        parse_shard,
+        read_targets,
+        render_batch,
+    )
 
     shard = parse_shard(args.shard)
     config = PipelineConfig(**common_config(args))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from reenact.commands.reenact_video import add_max_pixels_option, pick_device
+from reenact.commands.run import add_max_pixels_option, pick_device
 from reenact.errors import InputError
 
 

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train", help="train the GANimation generator on a prepared data set",
         description="Train G and the critic on DATASET (from `reenact prepare-data`) into RUN. "
                     "With --export RUN, write RUN's EMA generator as fp16 safetensors to -o instead. "
-                    "Multi-GPU: torchrun --nproc_per_node N cli.py train ...")
+                    "Multi-GPU: torchrun --nproc_per_node N -m reenact train ...")
     p.add_argument("dataset", nargs="?", type=Path, help="prepared data set folder")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="run folder (training) or .safetensors file (--export)")
@@ -58,8 +58,8 @@ def _load_config(args: argparse.Namespace):
 
 def _read_config_file(path: Path) -> dict:
     """A YAML/JSON mapping of TrainConfig fields; syntax errors name their line."""
+    from reenact.au.script import parse_text
     from reenact.errors import InputError
-    from reenact.script import parse_text
 
     if path.is_dir():
         raise InputError(f"config {path} is a folder; give a YAML or JSON file")
@@ -81,8 +81,8 @@ def export(run_dir: Path, out: Path) -> int:
     import torch
 
     from reenact.errors import InputError
-    from reenact.generator import Generator, GeneratorConfig, save_generator
-    from reenact.io_utils import atomic_output, check_distinct, check_writable
+    from reenact.io.files import atomic_output, check_distinct, check_writable
+    from reenact.model.generator import Generator, GeneratorConfig, save_generator
 
     ckpt = run_dir / "checkpoints" / "last.pt"
     if not ckpt.is_file():
@@ -144,7 +144,7 @@ def _check_run_dir(dataset: Path, run_dir: Path, config: Path | None) -> None:
     """Before any work: the run folder is not the data set (nor inside it, nor around it), does
     not overwrite --config, and files can be created there."""
     from reenact.errors import OutputError
-    from reenact.io_utils import check_distinct, check_writable_folder, is_inside
+    from reenact.io.files import check_distinct, check_writable_folder, is_inside
 
     if is_inside(run_dir, dataset) or is_inside(dataset, run_dir):
         raise OutputError(f"run folder {run_dir} and data set {dataset} overlap: the run's files would mix "

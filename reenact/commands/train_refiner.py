@@ -73,7 +73,7 @@ def _make_data(args: argparse.Namespace) -> int:
 
     from reenact.commands.fit_rig import _clips
     from reenact.errors import InputError
-    from reenact.io_utils import atomic_output
+    from reenact.io.files import atomic_output
     from reenact.model.registry import load_registered_rig
     from reenact.model.warp_editor import WarpEditor
     from reenact.training.landmarks import LandmarkSet

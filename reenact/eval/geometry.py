@@ -9,7 +9,7 @@ the right way, and gives a similarity alignment for comparing faces crop to crop
 
 Conventions: images are (H, W, 3) uint8 RGB; points are (68, 2) float64 image pixels (x right,
 y down); boxes (x0, y0, x1, y1) in pixels. "Left" and "right" are the SUBJECT's (as in
-``reenact.au``): the subject's left eye is points 42-47, on the image's right. Geometry values
+``reenact.au.space``): the subject's left eye is points 42-47, on the image's right. Geometry values
 are lengths divided by the inter-ocular distance (IOD, between the eye centres), measured in the
 face's upright frame (eye line horizontal), so they do not depend on image size or head roll.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from reenact.au import TABLE_AU_NAMES
+from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import InputError
 
 SHAPE_MODEL = "shape_predictor_68_face_landmarks.dat"
@@ -86,7 +86,7 @@ class FaceLandmarks68:
     """
 
     def __init__(self, *, window: int = 200, search_side: int = 640):
-        from reenact.identity import IdentityModelError, model_file
+        from reenact.eval.identity import IdentityModelError, model_file
 
         path = model_file(SHAPE_MODEL)
         try:
@@ -211,10 +211,10 @@ def face_geometry(points: np.ndarray) -> FaceGeometry:
 
 
 def alignment_from_points(points: np.ndarray, crop_size: int, *, zoom: float = 1.0) -> np.ndarray:
-    """(2, 3) frame -> crop affine (``reenact.align`` conventions) that puts the eye centres and
+    """(2, 3) frame -> crop affine (``reenact.face.align`` conventions) that puts the eye centres and
     the nose tip of (68, 2) points on ``CROP_TEMPLATE`` in a crop_size x crop_size crop; ``zoom``
     > 1 widens the field of view around the same centre (2.5: the head, hair and neck)."""
-    from reenact.align import similarity_transform
+    from reenact.face.align import similarity_transform
 
     points = _check_points(points)
     rigid = np.stack([points[_EYE_R].mean(0), points[_EYE_L].mean(0), points[_NOSE_TIP]])

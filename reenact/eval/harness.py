@@ -32,7 +32,7 @@ from reenact.eval.sources import (
 from reenact.eval.targets import EvalConfig, MeterFactory, TargetEvaluation, evaluate_targets
 from reenact.eval.videos import VideoEvaluation, clip_reference, evaluate_videos
 from reenact.model.editor import FaceEditor
-from reenact.pipeline import PipelineConfig
+from reenact.pipelines.reenact_video import PipelineConfig
 
 ProgressFn = Callable[[int], None]
 #: The do-nothing model: always a row of a comparison.
@@ -70,7 +70,7 @@ def with_reference_row(models: Sequence[ModelSpec]) -> list[ModelSpec]:
 
 
 def _landmarks(enabled: bool):
-    from reenact.identity import identity_available
+    from reenact.eval.identity import identity_available
 
     if not (enabled and identity_available()):
         return None
@@ -87,7 +87,7 @@ def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: Pipe
             "precision": pipeline_for(recorder, pipeline_config).precision}
     weights = spec.weights
     if weights is None and spec.name == "ganimation":
-        from reenact.pipeline import registered_generator_path
+        from reenact.pipelines.reenact_video import registered_generator_path
 
         weights = str(registered_generator_path())
     if weights is not None:
@@ -125,7 +125,7 @@ def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
     Raises:
         InputError / WeightsError / NoFaceError / VideoReadError: bad models, sources or clips.
     """
-    from reenact.tracking import FaceTracker
+    from reenact.face.tracking import FaceTracker
 
     if not models:
         raise InputError("no model to evaluate")
@@ -152,7 +152,7 @@ def evaluate_editor(editor: FaceEditor, sources: Sequence[str] = DEFAULT_SOURCES
                     ) -> TargetEvaluation:
     """One built editor on the AU targets (the trainer's periodic evaluation): its
     ``TargetEvaluation`` (``summarize_targets`` gives the summary dict, ``write_report`` the files)."""
-    from reenact.tracking import FaceTracker
+    from reenact.face.tracking import FaceTracker
 
     recorder = RecordingEditor(editor)
     with FaceTracker() as tracker:

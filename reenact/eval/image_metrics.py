@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.errors import InputError
-from reenact.metrics import to_unit_float
+from reenact.eval.metrics import to_unit_float
 
 #: Gaussian sigma of the SSIM window (Wang et al. 2004) and of the speckle high-pass.
 SSIM_SIGMA = 1.5

@@ -17,7 +17,7 @@ import torch
 
 from reenact.errors import InputError
 from reenact.model.editor import EditedBatch, FaceEditor, PreparedFace, SourceFace
-from reenact.pipeline import PipelineConfig, ReenactPipeline
+from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
 #: ``--weights random``: an untrained paper-sized GANimation G (plumbing checks only).
 RANDOM_WEIGHTS = "random"
@@ -51,8 +51,8 @@ def load_editor(spec: ModelSpec, *, device: str = "cpu") -> FaceEditor:
     if weights == RANDOM_WEIGHTS:
         if spec.name != "ganimation":
             raise InputError(f"--weights random is for the ganimation model, not {spec.name!r}")
-        from reenact.generator import Generator
         from reenact.model.ganimation import GanimationEditor
+        from reenact.model.generator import Generator
 
         torch.manual_seed(0)
         return GanimationEditor(Generator().eval()).to(device)

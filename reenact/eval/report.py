@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import TABLE_AU_NAMES
+from reenact.au.space import TABLE_AU_NAMES
 from reenact.eval.geometry import CHECKS
 from reenact.eval.summary import summarize_targets, summarize_videos
 from reenact.eval.targets import TargetEvaluation
@@ -253,7 +253,7 @@ def write_report(evaluations: Sequence[TargetEvaluation] | Sequence[VideoEvaluat
 
     from PIL import Image
 
-    from reenact.io_utils import atomic_output
+    from reenact.io.files import atomic_output
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

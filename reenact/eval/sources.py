@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import EMOTION_PROTOTYPES, GESTURES, preset
+from reenact.au.space import EMOTION_PROTOTYPES, GESTURES, preset
 from reenact.errors import InputError, NoFaceError
-from reenact.tracking import FaceObservation, FaceTracker
+from reenact.face.tracking import FaceObservation, FaceTracker
 
 #: Name of the built-in source photo (scikit-image's astronaut, public domain).
 ASTRONAUT = "astronaut"
@@ -89,7 +89,7 @@ def read_source_photo(spec: str) -> tuple[np.ndarray, str]:
     Raises:
         InputError / ImageReadError / WeightsError: unknown or unreadable source.
     """
-    from reenact.images import load_image
+    from reenact.io.images import load_image
 
     grey = spec.endswith(GREY_SUFFIX)
     base = spec[: -len(GREY_SUFFIX)] if grey else spec

@@ -7,13 +7,13 @@ from dataclasses import asdict, fields
 
 import numpy as np
 
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import RELIABLE_AUS, WEAK_AUS
+from reenact.au.blendshapes import RELIABLE_AUS, WEAK_AUS
+from reenact.au.space import TABLE_AU_NAMES
 from reenact.eval.geometry import CHECKS, FaceGeometry
+from reenact.eval.metrics import AUFidelity, au_fidelity
 from reenact.eval.sources import BAR_TARGETS, OWN
 from reenact.eval.targets import TargetEvaluation
 from reenact.eval.videos import VideoEvaluation, VideoResult
-from reenact.metrics import AUFidelity, au_fidelity
 
 _COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 #: The eye a wink asks to close and the other one (subject's sides).

@@ -20,9 +20,9 @@ from reenact.errors import InputError
 from reenact.eval.geometry import FaceGeometry, geometry_checks
 from reenact.eval.image_metrics import FaceQuality, psnr
 from reenact.eval.measure import SourceMeter, measure_aus
+from reenact.eval.metrics import AttentionStats, SeamStats, attention_stats, seam_stats
 from reenact.eval.render import RecordingEditor, pipeline_for
 from reenact.eval.sources import EvalSource, EvalTarget
-from reenact.metrics import AttentionStats, SeamStats, attention_stats, seam_stats
 from reenact.model.editor import PreparedFace
 
 ProgressFn = Callable[[int], None]

@@ -24,10 +24,7 @@ import numpy as np
 from reenact.eval.geometry import FaceGeometry, alignment_from_points
 from reenact.eval.image_metrics import FaceQuality, l1_psnr_ssim
 from reenact.eval.measure import GeometryReading, SourceMeter, measure_aus
-from reenact.eval.render import RecordingEditor, pipeline_for
-from reenact.eval.sources import EvalSource
-from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
-from reenact.metrics import (
+from reenact.eval.metrics import (
     AttentionStats,
     AUFidelity,
     SeamStats,
@@ -37,6 +34,9 @@ from reenact.metrics import (
     au_fidelity,
     stability_from_changes,
 )
+from reenact.eval.render import RecordingEditor, pipeline_for
+from reenact.eval.sources import EvalSource
+from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
 
 ProgressFn = Callable[[int], None]
 _GEOMETRY_FIELDS = tuple(f.name for f in fields(FaceGeometry))
@@ -172,7 +172,7 @@ def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0)
     on long clips), and which of their pixels lie inside the frame."""
     from PIL import Image
 
-    from reenact.align import invert_affine
+    from reenact.face.align import invert_affine
 
     has = np.array([r.face is not None for r in readings], bool)
     crops = np.zeros((len(frames), size, size, 3), np.uint8)
@@ -189,7 +189,7 @@ def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0)
 def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, crop_size: int,
                    ) -> ClipReference:
     """Read a clip's first ``max_frames`` frames and measure them with dlib (once per clip)."""
-    from reenact.video import read_all_frames
+    from reenact.io.video import read_all_frames
 
     frames = read_all_frames(path, max_frames=max_frames)
     if meters.landmarks is None:  # no dlib (the eval extra): frame metrics only
@@ -268,7 +268,7 @@ def _mean_seam(items: list[SeamStats | None]) -> SeamStats | None:
 
 def weighted_changes(frames, weights: np.ndarray) -> np.ndarray:
     """(T - 1,) sum(w * |frame[t+1] - frame[t]|) / (3 sum(w)) of (T, H, W, 3) uint8 frames, [0, 1]
-    units, NaN where the weights are all 0 (``reenact.metrics.frame_changes`` in uint8 arithmetic:
+    units, NaN where the weights are all 0 (``reenact.eval.metrics.frame_changes`` in uint8 arithmetic:
     fast on long clips)."""
     weights = np.asarray(weights, np.float32)
     total = 3.0 * 255.0 * float(weights.sum())
@@ -291,8 +291,8 @@ def _stability(frames: np.ndarray, windows: list[np.ndarray], meter: SourceMeter
 
 def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
     """(T, 23) AUs MediaPipe reads on the output windows, tracked as a clip (VIDEO mode)."""
-    from reenact.extract import extract_au_track
-    from reenact.tracking import FaceTracker
+    from reenact.au.extract import extract_au_track
+    from reenact.face.tracking import FaceTracker
 
     with FaceTracker(video=True) as tracker:
         return extract_au_track(_chunks(windows, 32), fps, tracker=tracker).values
@@ -301,7 +301,7 @@ def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
 def _driver_cells(driver: Path, idx: np.ndarray, reference: ClipReference | None, meters: MeterFactory,
                   size: int) -> np.ndarray:
     """Face cells of the driver's frames at ``idx`` (the face MediaPipe finds, else the centre)."""
-    from reenact.video import read_frames
+    from reenact.io.video import read_frames
 
     frames = reference.frames[idx] if reference is not None else read_frames(driver, idx.tolist())
     cells = []

@@ -11,7 +11,7 @@ An editor works on a ``SourceFace`` in two steps:
 2. ``edit(prepared, targets, motion=...)`` -> an ``EditedBatch`` for B target rows: the changed
    region of the photo for each row, uint8, plus diagnostics (G's attention, aligned crops).
 
-Conventions: targets are AU-table rows (B, 23) in [0, 1] (``reenact.au.TABLE_AU_NAMES``),
+Conventions: targets are AU-table rows (B, 23) in [0, 1] (``reenact.au.space.TABLE_AU_NAMES``),
 absolute values (the source's own AUs are ``source.aus``). ``motion`` is an optional (B, 478, 3)
 float32 landmark displacement in the canonical face frame (``reenact.model.rig``) that replaces
 the AU rig's geometry for models that warp; others ignore it. Regions are (B, h, w, 3) uint8 RGB
@@ -28,8 +28,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from reenact.align import Alignment
-from reenact.tracking import FaceObservation
+from reenact.face.align import Alignment
+from reenact.face.tracking import FaceObservation
 
 
 @dataclass(frozen=True, eq=False)

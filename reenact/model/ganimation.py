@@ -1,5 +1,5 @@
 """GANimation's generator as a face editor: G repaints the aligned crop, pasted back with its
-attention at full resolution (``reenact.paste``).
+attention at full resolution (``reenact.face.paste``).
 
 This is the original model of reenact (``--model ganimation``): every pixel G keeps (A = 1), and
 everything outside the feathered face mask, is the photo's own; the rest comes from G's colour
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reenact.au import table_to_cond
-from reenact.generator import Generator, compose
+from reenact.au.space import table_to_cond
+from reenact.face.paste import PasteConfig, Paster
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
-from reenact.paste import PasteConfig, Paster
+from reenact.model.generator import Generator, compose
 
 
 @dataclass(eq=False)
@@ -36,7 +36,7 @@ class GanimationEditor:
     """G(I, y) on the source crop for each target row, composed at full resolution.
 
     Args:
-        generator: the trained G (``reenact.generator.load_generator``).
+        generator: the trained G (``reenact.model.generator.load_generator``).
         paste: paste-back options.
     """
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.au import COND_NAMES
+from reenact.au.space import COND_NAMES
 from reenact.model import mesh as M
 from reenact.model.interior import CAVITY
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reenact.au import COND_DIM
+from reenact.au.space import COND_DIM
 from reenact.errors import WeightsError
 
 REFINER_FORMAT = "reenact-refiner-v1"

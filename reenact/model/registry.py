@@ -17,14 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reenact.errors import InputError
+from reenact.face.paste import PasteConfig
 from reenact.model.editor import FaceEditor, IdentityEditor
-from reenact.paste import PasteConfig
 
 
 def _ganimation(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
-    from reenact.generator import load_generator
     from reenact.model.ganimation import GanimationEditor
-    from reenact.pipeline import registered_generator_path
+    from reenact.model.generator import load_generator
+    from reenact.pipelines.reenact_video import registered_generator_path
 
     path = Path(weights) if weights is not None else registered_generator_path()
     return GanimationEditor(load_generator(path), paste)

@@ -6,7 +6,7 @@ pairs (talking clips, posed photo sets) with head pose regressed out::
     displacement = sum_k  max(d_k, 0) * raise_bases[k] + min(d_k, 0) * lower_bases[k]
     d = c_target - c_source                                              (478, 3), canonical units
 
-with c the conditioning layout (``reenact.au.COND_NAMES``: 17 AUs, AU12/AU14/AU45 split into the
+with c the conditioning layout (``reenact.au.space.COND_NAMES``: 17 AUs, AU12/AU14/AU45 split into the
 subject's left and right). ``lower_bases`` are the regression's own displacements per AU unit (what
 real faces do, used to undo an expression the photo shows); ``raise_bases`` are the same scaled
 per AU by a closed-loop calibration (warped faces re-measured by the AU extractor), because a
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import COND_NAMES
+from reenact.au.space import COND_NAMES
 from reenact.errors import WeightsError
 from reenact.model import mesh as M
 

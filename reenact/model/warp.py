@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.tracking import FACE_OVAL
+from reenact.face.tracking import FACE_OVAL
 
 
 @dataclass(frozen=True)

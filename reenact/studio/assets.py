@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import AU_DESCRIPTIONS, COND_NAMES, EMOTION_PROTOTYPES, GESTURES, SIDED_AUS, TABLE_AU_NAMES
+from reenact.au.space import (
+    AU_DESCRIPTIONS,
+    COND_NAMES,
+    EMOTION_PROTOTYPES,
+    GESTURES,
+    SIDED_AUS,
+    TABLE_AU_NAMES,
+)
 from reenact.studio.errors import NotFoundError
 
 #: The sliders by face region (FACS's own grouping of the 17 AUs).
@@ -37,8 +44,8 @@ SCRIPT_HEADER = ("# reenact AU script, made in reenact studio: absolute AU value
 
 def page_info(model: str, max_photo_bytes: int, max_video_bytes: int) -> dict:
     """The page's layout and choices (``GET /api/info``)."""
-    from reenact.images import max_pixels
-    from reenact.transfer import AU_GROUPS
+    from reenact.io.images import max_pixels
+    from reenact.render.transfer import AU_GROUPS
 
     presets = {name: _cond(values) for name, values in {**EMOTION_PROTOTYPES, **GESTURES}.items()}
     groups = [{"name": g, "aus": [{"name": au, "description": AU_DESCRIPTIONS[au], "sided": au in SIDED_AUS}
@@ -58,7 +65,7 @@ def page_info(model: str, max_photo_bytes: int, max_video_bytes: int) -> dict:
 
 def _cond(values: dict[str, float]) -> dict[str, float]:
     """A preset's values as slider values (sided AUs split into _L/_R), the nonzero ones."""
-    from reenact.au import table_from_values
+    from reenact.au.space import table_from_values
 
     row = table_from_values(values)
     return {n: float(row[TABLE_AU_NAMES.index(n)]) for n in COND_NAMES if row[TABLE_AU_NAMES.index(n)] > 0}
@@ -85,7 +92,7 @@ def example_photo(name: str) -> np.ndarray:
         from skimage import data
 
         return np.ascontiguousarray(data.astronaut())
-    from reenact.images import load_image
+    from reenact.io.images import load_image
     from reenact.weights import fetch
 
     return load_image(fetch(entry, quiet=True))
@@ -140,8 +147,8 @@ def region_png(region: np.ndarray, box: tuple[int, int, int, int], scale: float
 
 def write_target_csv(target: np.ndarray, pose: tuple[float, float, float], path: Path) -> Path:
     """One AU row as our AU table (``reenact aus``'s CSV; ``reenact animate`` reads it)."""
-    from reenact.aus import AUTrack
-    from reenact.autable import write_au_table
+    from reenact.au.tables import write_au_table
+    from reenact.au.track import AUTrack
 
     track = AUTrack(values=np.asarray(target, np.float32)[None], found=np.ones(1, bool),
                     pose=np.asarray([pose], np.float32), fps=25.0)
@@ -149,7 +156,7 @@ def write_target_csv(target: np.ndarray, pose: tuple[float, float, float], path:
 
 
 def script_yaml(keys: list[dict], *, fps: float, duration: float | None = None) -> str:
-    """A YAML keyframe script (``reenact.script``) of keyframes {t, aus: (23,) row, ease}."""
+    """A YAML keyframe script (``reenact.au.script``) of keyframes {t, aus: (23,) row, ease}."""
     import yaml
 
     frames = []
@@ -166,8 +173,8 @@ def script_yaml(keys: list[dict], *, fps: float, duration: float | None = None) 
 
 
 def parse_script(text: str):
-    """The ``AUScript`` of a script's text (``reenact.script``'s checks: ScriptError on a bad field)."""
-    from reenact.script import build_script, parse_text
+    """The ``AUScript`` of a script's text (``reenact.au.script``'s checks: ScriptError on a bad field)."""
+    from reenact.au.script import build_script, parse_text
 
     data, where = parse_text(text, Path("script.yaml"))
     return build_script(data, where, Path("script.yaml"))

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import COND_NAMES, TABLE_AU_NAMES
+from reenact.au.space import COND_NAMES, TABLE_AU_NAMES
 from reenact.errors import ImageReadError, InputError, NoFaceError, ReenactError, VideoReadError
-from reenact.images import IMAGE_SUFFIXES
+from reenact.io.images import IMAGE_SUFFIXES
 from reenact.model.editor import FaceEditor
-from reenact.pipeline import PipelineConfig
+from reenact.pipelines.reenact_video import PipelineConfig
 from reenact.studio import assets
 from reenact.studio.errors import NotFoundError
 from reenact.studio.jobs import JobContext, JobQueue
@@ -35,7 +35,7 @@ MB = 1 << 20
 class StudioConfig:
     """Limits and options of a studio server (``reenact studio`` sets them from its flags)."""
 
-    max_photo_bytes: int = 40 * MB  # photo uploads (pixels are limited by reenact.images.max_pixels)
+    max_photo_bytes: int = 40 * MB  # photo uploads (pixels are limited by reenact.io.images.max_pixels)
     max_video_bytes: int = 200 * MB  # driving clip uploads
     display_size: int = 1280  # longest side of the photo as the page shows it (edits keep full size)
     session_timeout_s: float = 90.0  # a page not seen for this long is closed (it pings every 10 s)
@@ -117,7 +117,7 @@ class Studio:
 
     def upload_photo(self, sid: str, data: bytes, name: str) -> dict:
         """A photo upload: read it (pixel limit), find its faces, prepare the largest one."""
-        from reenact.images import load_image
+        from reenact.io.images import load_image
 
         session = self.sessions.get(sid)
         path = session.new_path(_suffix(name, IMAGE_SUFFIXES, ".img"))
@@ -221,7 +221,7 @@ class Studio:
     # ----------------------------------------------------------------------- script tab
 
     def script(self, sid: str, body: dict) -> dict:
-        """Keyframes of slider states -> a YAML script (checked by ``reenact.script``) and its
+        """Keyframes of slider states -> a YAML script (checked by ``reenact.au.script``) and its
         per-frame AUs for the page's preview."""
         session = self.sessions.get(sid)
         photo = session.photo()
@@ -284,7 +284,7 @@ class Studio:
         return self._set_video(session, path, name)
 
     def _set_video(self, session: Session, path: Path, name: str) -> dict:
-        from reenact.video import probe_video
+        from reenact.io.video import probe_video
 
         try:
             info = probe_video(path)
@@ -298,8 +298,8 @@ class Studio:
                 "width": info.width, "height": info.height}
 
     def render_video(self, sid: str, body: dict) -> dict:
+        from reenact.io.video import probe_video
         from reenact.studio.render import VideoOptions, render_video
-        from reenact.video import probe_video
 
         session = self.sessions.get(sid)
         session.photo()

@@ -5,7 +5,7 @@ the largest face, or the k-th from the left) and prepared once with ``editor.pre
 slider change is then one ``editor.edit`` of a single target row, exactly the call the CLI's
 render loop (``render_batches``) makes per batch.
 
-AU rows follow ``reenact.au.TABLE_AU_NAMES`` (23 values in [0, 1]). Slider values are named
+AU rows follow ``reenact.au.space.TABLE_AU_NAMES`` (23 values in [0, 1]). Slider values are named
 (``{"AU12_L": 0.4, "AU26": 0.2}``); in relative mode they are changes in [-1, 1] added to the
 face's own AUs, in absolute mode the target values themselves.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reenact.au import SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
+from reenact.au.space import SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
 from reenact.errors import InputError
+from reenact.face.tracking import FaceTracker, TrackerConfig
 from reenact.model.editor import FaceEditor, PreparedFace, SourceFace
-from reenact.pipeline import PipelineConfig, ReenactPipeline
-from reenact.tracking import FaceTracker, TrackerConfig
+from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
 
 _INDEX = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.face.tracking import TrackerConfig
 from reenact.model.editor import FaceEditor
-from reenact.pipeline import PipelineConfig, ReenactOutput, ReenactPipeline
+from reenact.pipelines.reenact_video import PipelineConfig, ReenactOutput, ReenactPipeline
+from reenact.render.transfer import TransferConfig
 from reenact.studio.jobs import JobContext
-from reenact.tracking import TrackerConfig
-from reenact.transfer import TransferConfig
 
 
 class ProgressEditor:
@@ -88,7 +88,7 @@ def _counted(chunks: Iterable[np.ndarray], ctx: JobContext, total: int, span: fl
 def render_script(ctx: JobContext, editor: FaceEditor, image: np.ndarray, *, face_index: int,
                   script: Path, out: Path, config: PipelineConfig = PipelineConfig()) -> ReenactOutput:
     """``reenact animate PHOTO SCRIPT OUT`` on an in-memory photo, with progress."""
-    from reenact.script import load_script
+    from reenact.au.script import load_script
 
     loaded = load_script(script)
     cfg = replace(config, tracker=TrackerConfig(face_index=face_index))
@@ -118,8 +118,8 @@ def render_video(ctx: JobContext, editor: FaceEditor, image: np.ndarray, *, face
                  config: PipelineConfig = PipelineConfig()) -> ReenactOutput:
     """``reenact PHOTO DRIVER OUT --plot`` on an in-memory photo, with progress; the driver's AU
     table (as ``reenact aus`` writes it) goes to ``table``."""
-    from reenact.autable import write_au_table
-    from reenact.video import probe_video
+    from reenact.au.tables import write_au_table
+    from reenact.io.video import probe_video
 
     info = probe_video(driver)
     total = min(info.n_frames, options.max_frames or info.n_frames)

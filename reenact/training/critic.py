@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from reenact.au import COND_DIM
+from reenact.au.space import COND_DIM
 
 
 @dataclass(frozen=True)

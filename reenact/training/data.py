@@ -1,7 +1,7 @@
 """Training batches from a prepared data set (``reenact.training.prepare``).
 
 A batch holds real faces (B, 3, S, S) in [-1, 1], their own conditioning vectors (B, 20) and
-target conditioning vectors (B, 20), both in [0, 1] (``reenact.au.COND_NAMES``):
+target conditioning vectors (B, 20), both in [0, 1] (``reenact.au.space.COND_NAMES``):
 - faces are drawn with a sampler that weights rare AUs up (most photos are neutral or smiling);
 - a random horizontal flip mirrors the face and swaps each _L/_R AU pair (``flip_cond``);
 - targets are the AUs of other sampled faces plus uniform noise in [-noise, noise], clipped to
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.au import COND_FLIP, COND_NAMES, SIDED_AUS, table_to_cond
+from reenact.au.space import COND_FLIP, COND_NAMES, SIDED_AUS, table_to_cond
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ DDP's reducer does not support the double backward of the WGAN gradient penalty,
 and generator are updated at different rates. Parameters start identical (broadcast from rank 0),
 so they stay identical.
 
-    torchrun --nproc_per_node 8 -m cli train DATASET -o RUN      # one node, 8 GPUs
+    torchrun --nproc_per_node 8 -m reenact train DATASET -o RUN      # one node, 8 GPUs
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Landmark data for fitting the AU rig: tracked talking clips and detected photos.
 
 Every face becomes a row: its 478 MediaPipe landmarks in the pixels of the image it was found in,
-its AUs (``reenact.aus``, ``TABLE_AU_NAMES``), its head pose, and a ``group``: rows of one group
+its AUs (``reenact.au.blendshapes``, ``TABLE_AU_NAMES``), its head pose, and a ``group``: rows of one group
 show the same person (one clip, or one performer of a posed set) and may be paired with each
 other; group -1 marks unrelated photos (one identity each, never paired).
 
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.aus import aus_from_face
+from reenact.au.blendshapes import aus_from_face
 from reenact.errors import ReenactError
-from reenact.images import list_images, load_image
-from reenact.tracking import FaceObservation, FaceTracker, TrackerConfig
+from reenact.face.tracking import FaceObservation, FaceTracker, TrackerConfig
+from reenact.io.images import list_images, load_image
+from reenact.io.video import iter_frames, probe_video
 from reenact.training.prepare import upscale_small
-from reenact.video import iter_frames, probe_video
 
 ProgressFn = Callable[[int], None]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from reenact.generator import Generator, GeneratorConfig, compose
+from reenact.model.generator import Generator, GeneratorConfig, compose
 from reenact.training import losses
 from reenact.training.critic import Critic, CriticConfig
 from reenact.training.data import Batch, BatchSampler, DataConfig

@@ -1,7 +1,7 @@
 """Face photos -> aligned, AU-labelled 128x128 crops in compact shards with a JSON manifest.
 
-Every face is cut with exactly the crop used at inference (``reenact.align.align_face`` +
-``warp_to_crop``) and labelled with the project's AU extractor (``reenact.aus.aus_from_face``) on
+Every face is cut with exactly the crop used at inference (``reenact.face.align.align_face`` +
+``warp_to_crop``) and labelled with the project's AU extractor (``reenact.au.blendshapes.aus_from_face``) on
 the detection in the (possibly upscaled) original photo, so training labels and inference AUs come
 from the same measurement.
 
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.align import align_face, warp_to_crop
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import aus_from_face, interocular
-from reenact.tracking import FaceObservation
+from reenact.au.blendshapes import aus_from_face, interocular
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.face.align import align_face, warp_to_crop
+from reenact.face.tracking import FaceObservation
 
 MANIFEST_FORMAT = "reenact-dataset-v1"
 SHARD_SIZE = 4096

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.align import align_face, warp_to_crop
-from reenact.au import table_to_cond
+from reenact.au.space import table_to_cond
+from reenact.face.align import align_face, warp_to_crop
+from reenact.face.tracking import FACE_OVAL, FaceObservation
 from reenact.model.editor import SourceFace
 from reenact.model.refine_inputs import crop_inputs
 from reenact.model.warp_editor import WarpEditor
-from reenact.tracking import FACE_OVAL, FaceObservation
 from reenact.training.landmarks import LandmarkSet
 
 
@@ -54,7 +54,7 @@ def _observation(lm: np.ndarray, size: tuple[int, int]) -> FaceObservation:
 def draw_pairs(data: LandmarkSet, rows: np.ndarray, config: PairConfig, rng: np.random.Generator
                ) -> list[tuple[int, list[int]]]:
     """(source row, destination rows) for one clip's ``rows``."""
-    from reenact.au import TABLE_AU_NAMES
+    from reenact.au.space import TABLE_AU_NAMES
 
     col = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
     aus = data.aus[rows]
@@ -123,7 +123,7 @@ def build_dataset(clips: Sequence[Path], data: LandmarkSet, *, editor: WarpEdito
                   exclude: Sequence[str] = (), config: PairConfig = PairConfig(),
                   progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """Pairs from every clip whose name does not start with one of ``exclude`` (held out)."""
-    from reenact.video import read_all_frames
+    from reenact.io.video import read_all_frames
 
     rng = np.random.default_rng(config.seed)
     parts, names = [], []

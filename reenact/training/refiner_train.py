@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.au import COND_DIM, COND_FLIP
+from reenact.au.space import COND_DIM, COND_FLIP
 from reenact.model.refiner import Refiner, RefinerConfig, compose_refined, save_refiner
 from reenact.training.critic import Critic, CriticConfig
 

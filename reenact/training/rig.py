@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au import COND_FLIP, table_to_cond
+from reenact.au.space import COND_FLIP, table_to_cond
 from reenact.model.mesh import N_MESH, FaceMesh, fit_pose, load_face_mesh
 from reenact.model.rig import AURig, au_regions
 from reenact.training.landmarks import LandmarkSet
@@ -157,7 +157,7 @@ def localize_bases(bases: np.ndarray, mean_face: np.ndarray) -> np.ndarray:
     - AU06 (cheek raiser) lifts the cheeks as a smile does above the mouth (0.6 x both sides of
       AU12 there) and pushes the lower lids up as the lid tightener does (0.5 x AU07 below the eye).
     """
-    from reenact.au import COND_NAMES
+    from reenact.au.space import COND_NAMES
 
     regions = au_regions(mean_face)
     out = np.array(bases, np.float64, copy=True)

@@ -35,8 +35,8 @@ class CalibrationConfig:
 def au_responses(rig: AURig, sources, gains: Sequence[float], *, tracker, editor_factory) -> np.ndarray:
     """(20, len(gains)) mean rise of each re-measured cond value when a face is warped by
     gain x that basis, over ``sources`` (``SourceFace`` list)."""
-    from reenact.au import COND_NAMES, TABLE_AU_NAMES
-    from reenact.aus import aus_from_face
+    from reenact.au.blendshapes import aus_from_face
+    from reenact.au.space import COND_NAMES, TABLE_AU_NAMES
 
     editor = editor_factory(rig)
     col = [TABLE_AU_NAMES.index(n) for n in COND_NAMES]
@@ -133,9 +133,9 @@ def posed_neutral(posed: LandmarkSet) -> np.ndarray:
 
 def run_fit(job: RigJob, *, progress=None) -> tuple[AURig, RigFitReport, np.ndarray]:
     """Measure, fit, localise, calibrate: the whole rig. Returns (rig, report, gains (20,))."""
-    from reenact.au import COND_NAMES
+    from reenact.au.space import COND_NAMES
+    from reenact.face.tracking import FaceTracker
     from reenact.model.warp_editor import WarpEditor
-    from reenact.tracking import FaceTracker
 
     clips, posed, photos = _measured(job, progress)
     neutral = posed_neutral(posed)
@@ -156,7 +156,7 @@ def run_fit(job: RigJob, *, progress=None) -> tuple[AURig, RigFitReport, np.ndar
 
 def symmetric(gains: np.ndarray) -> np.ndarray:
     """Left and right of each sided AU share the mean of their gains (the rig stays symmetric)."""
-    from reenact.au import COND_NAMES
+    from reenact.au.space import COND_NAMES
 
     out = np.array(gains, np.float64, copy=True)
     for name in COND_NAMES:
@@ -168,11 +168,11 @@ def symmetric(gains: np.ndarray) -> np.ndarray:
 
 def calibration_sources(posed: LandmarkSet, neutral: np.ndarray, n: int) -> list:
     """``SourceFace`` s of up to n neutral posed photos (one per performer where possible)."""
-    from reenact.align import align_face
-    from reenact.aus import aus_from_face
-    from reenact.images import load_image
+    from reenact.au.blendshapes import aus_from_face
+    from reenact.face.align import align_face
+    from reenact.face.tracking import FaceTracker, TrackerConfig
+    from reenact.io.images import load_image
     from reenact.model.editor import SourceFace
-    from reenact.tracking import FaceTracker, TrackerConfig
     from reenact.training.prepare import upscale_small
 
     seen, files = set(), []

@@ -4,7 +4,7 @@ Formats (``read_au_table`` recognises each by its header):
 
 - reenact (ours): ``frame, timestamp, face_found, <23 AU columns>, pose_yaw, pose_pitch,
   pose_roll`` and, for a folder of images, a last ``input`` column. AU columns are
-  ``reenact.au.TABLE_AU_NAMES`` (17 bilateral AUs, then AU12/AU14/AU45 _L/_R, subject's sides),
+  ``reenact.au.space.TABLE_AU_NAMES`` (17 bilateral AUs, then AU12/AU14/AU45 _L/_R, subject's sides),
   values in [0, 1]; frame counts from 0; timestamp in seconds (empty for unrelated images);
   face_found 0/1; pose in degrees; an empty cell is a missing value (no face, gaps kept missing).
 - OpenFace 2 (FeatureExtraction ``.csv``): names carry a leading space (``' AU01_r'``).
@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
-from reenact.aus import AUTrack
+from reenact.au.space import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
+from reenact.au.track import AUTrack
 from reenact.errors import ScriptError
-from reenact.io_utils import atomic_output
+from reenact.io.files import atomic_output
 
 POSE_COLUMNS = ("pose_yaw", "pose_pitch", "pose_roll")
 #: Header of reenact's CSV (plus ``input`` for image folders).
@@ -290,7 +290,7 @@ def write_au_table(track: AUTrack, path: str | os.PathLike, *, openface: bool = 
         OutputError: the output path cannot be written.
     """
     if tuple(track.names) != TABLE_AU_NAMES:
-        raise ScriptError("write_au_table needs a track with reenact.au.TABLE_AU_NAMES columns")
+        raise ScriptError("write_au_table needs a track with reenact.au.space.TABLE_AU_NAMES columns")
     header, rows = _rows_openface(track) if openface else _rows_ours(track)
     path = Path(path)
     with atomic_output(path) as tmp:

@@ -25,7 +25,7 @@ from typing import TypeVar
 import numpy as np
 
 from reenact.errors import VideoReadError
-from reenact.images import is_image_path
+from reenact.io.images import is_image_path
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ def _check_path(path: str | os.PathLike) -> Path:
     if path.is_dir():
         raise VideoReadError(f"{path} is a folder, not a video; give a video file")
     if is_image_path(path):
-        raise VideoReadError(f"{path} is an image, not a video; use the image API (reenact.images)")
+        raise VideoReadError(f"{path} is an image, not a video; use the image API (reenact.io.images)")
     if path.stat().st_size == 0:
         raise VideoReadError(f"video {path} is an empty file; give a complete video")
     return path

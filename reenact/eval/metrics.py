@@ -4,7 +4,7 @@ Every function here is pure (numpy in, numbers or a frozen dataclass out) so tha
 harness (``reenact.evaluate``), the benchmarks and the tests measure things the same way.
 
 Conventions:
-- AU tables are (N, 23) float in [0, 1] in ``reenact.au.TABLE_AU_NAMES`` order; a NaN row means
+- AU tables are (N, 23) float in [0, 1] in ``reenact.au.space.TABLE_AU_NAMES`` order; a NaN row means
   "no face measured there" and is left out (and counted) rather than scored.
 - Images are (H, W, 3) or (T, H, W, 3); uint8 images are read as value / 255, float images must
   already be in [0, 1]. Image differences are therefore in [0, 1] units (1 = black to white).
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import RELIABLE_AUS
+from reenact.au.blendshapes import RELIABLE_AUS
+from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import InputError
 
 #: A requested AU counts as "active" (asked to move) from this intensity on.

@@ -9,7 +9,7 @@ a landmark measure is used instead (AU25 from the inner-lip gap) or added (AU06)
 Weak AUs: MediaPipe's cheekSquint and noseSneer stay near 0 even on strong smiles and sneers, so
 AU06 and AU09 are marked unreliable (``WEAK_AUS``); evaluation reports them apart.
 
-Output rows follow ``reenact.au.TABLE_AU_NAMES`` (23 values in [0, 1], subject's left/right).
+Output rows follow ``reenact.au.space.TABLE_AU_NAMES`` (23 values in [0, 1], subject's left/right).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au import TABLE_AU_NAMES, sync_bilateral
-from reenact.tracking import BLENDSHAPE_NAMES, FaceObservation
+from reenact.au.space import TABLE_AU_NAMES, sync_bilateral
+from reenact.face.tracking import BLENDSHAPE_NAMES, FaceObservation
 
 
 @dataclass(frozen=True)
@@ -114,73 +114,3 @@ def aus_from_measurements(blendshapes: np.ndarray, landmarks: np.ndarray) -> np.
 def aus_from_face(face: FaceObservation) -> np.ndarray:
     """AU row (23,) of one tracked face."""
     return aus_from_measurements(face.blendshapes[None], face.landmarks[None])[0]
-
-
-@dataclass(frozen=True, eq=False)
-class AUTrack:
-    """Per-frame AU intensities of one face through a clip (or through a list of images).
-
-    Attributes:
-        values: (T, len(names)) float32 in [0, 1], columns in ``names`` order
-            (``TABLE_AU_NAMES``: 17 bilateral AUs, then AU12/AU14/AU45 left and right, subject's
-            sides). Rows are NaN where no face was found, until a gap policy fills them
-            (``reenact.smoothing``).
-        found: (T,) bool, whether the tracker found the face in each frame (a gap policy
-            fills values but never changes ``found``).
-        pose: (T, 3) float32 head pose in degrees (yaw, pitch, roll); NaN where no face.
-        fps: frames per second of the clip; 0.0 for a list of unrelated images.
-        names: column names of ``values``.
-        sources: for a list of images, the file of each row; empty for a clip.
-        landmarks: (T, 478, 3) float32 pixel landmarks (NaN where no face) when the extraction
-            was asked to keep them (landmark motion transfer), else None (~5.7 KB a frame).
-    """
-
-    values: np.ndarray
-    found: np.ndarray
-    pose: np.ndarray
-    fps: float
-    names: tuple[str, ...] = TABLE_AU_NAMES
-    sources: tuple[str, ...] = ()
-    landmarks: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        from reenact.errors import InputError
-
-        t = len(self.found)
-        if self.values.shape != (t, len(self.names)):
-            raise InputError(f"AUTrack values must be (T={t}, {len(self.names)}), got {self.values.shape}")
-        if self.pose.shape != (t, 3):
-            raise InputError(f"AUTrack pose must be (T={t}, 3), got {self.pose.shape}")
-        if self.sources and len(self.sources) != t:
-            raise InputError(f"AUTrack has {t} rows but {len(self.sources)} sources")
-        if self.fps < 0:
-            raise InputError(f"AUTrack fps must be >= 0, got {self.fps}")
-        if self.landmarks is not None and self.landmarks.shape[:1] != (t,):
-            raise InputError(f"AUTrack landmarks must have T={t} rows, got {self.landmarks.shape}")
-
-    def __len__(self) -> int:
-        return len(self.found)
-
-    @property
-    def timestamps(self) -> np.ndarray:
-        """(T,) float64 seconds of each frame (frame / fps); NaN for unrelated images (fps 0)."""
-        if self.fps <= 0:
-            return np.full(len(self), np.nan)
-        return np.arange(len(self)) / self.fps
-
-    @property
-    def missing(self) -> np.ndarray:
-        """(T,) bool: rows whose values are not known (NaN), i.e. not filled by a gap policy."""
-        return np.isnan(self.values).any(axis=1)
-
-    def column(self, name: str) -> np.ndarray:
-        """(T,) values of one AU column, e.g. ``track.column("AU12_L")``."""
-        if name not in self.names:
-            raise KeyError(f"unknown AU column {name!r}; known: {', '.join(self.names)}")
-        return self.values[:, self.names.index(name)]
-
-    def replace(self, **changes) -> AUTrack:
-        """A copy with some fields replaced (the track itself is immutable)."""
-        from dataclasses import replace
-
-        return replace(self, **changes)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import AU_NAMES, PRESETS, TABLE_AU_NAMES, preset, sync_bilateral
+from reenact.au.space import AU_NAMES, PRESETS, TABLE_AU_NAMES, preset, sync_bilateral
 from reenact.errors import InputError, OutputError, ReenactError, ScriptError
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -73,7 +73,7 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def list_faces(path: str | os.PathLike) -> list[Path]:
     """The face photos: a folder's images (sorted) or a list file (one path per line; relative
     paths are relative to the list file; blank lines and # comments ignored)."""
-    from reenact.images import list_images
+    from reenact.io.images import list_images
 
     path = Path(path)
     if path.is_dir():
@@ -162,7 +162,7 @@ def _read_csv_targets(path: Path) -> list[tuple[str, np.ndarray]]:
 
 
 def _read_structured_targets(path: Path) -> list[tuple[str, np.ndarray]]:
-    from reenact.script import parse_text
+    from reenact.au.script import parse_text
 
     data, where = parse_text(path.read_text(encoding="utf-8"), path)
     items = data.get("targets") if isinstance(data, dict) else data
@@ -252,7 +252,7 @@ def check_out_dir(out_dir: str | os.PathLike, faces: list[Path], targets: list[T
         OutputError: OUT_DIR is an input or the faces' folder (the rendered PNGs would be read
             as faces by the next run), or an input sits in OUT_DIR under an output's name.
     """
-    from reenact.io_utils import same_file
+    from reenact.io.files import same_file
 
     out_dir = Path(out_dir)
     named = [(label, Path(p)) for label, p in (inputs or {}).items() if p is not None]
@@ -300,7 +300,7 @@ def render_batch(pipeline, faces: list[Path], targets: list[Target], out_dir: st
         crop: write the 128x128 aligned crop instead of the full photo.
         progress: called with the number of pairs just finished (rendered, skipped or no face).
     """
-    from reenact.io_utils import check_writable_folder
+    from reenact.io.files import check_writable_folder
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -337,8 +337,8 @@ def _row(face: Path, target: Target, output: str | None, found: bool, reason: st
 
 def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_dir: Path, manifest,
                  summary: BatchSummary, crop: bool, progress) -> None:
-    from reenact.images import load_image
-    from reenact.pipeline import check_stop
+    from reenact.io.images import load_image
+    from reenact.pipelines.reenact_video import check_stop
 
     try:
         src = pipeline.prepare_source(load_image(face_path))
@@ -377,7 +377,7 @@ def _render_face(pipeline, face_path: Path, key: str, todo: list[Target], out_di
 def _write_png(image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    from reenact.io_utils import atomic_output
+    from reenact.io.files import atomic_output
 
     with atomic_output(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", compress_level=3)

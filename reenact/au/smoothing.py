@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au import TABLE_AU_NAMES, sync_bilateral
-from reenact.aus import AUTrack
+from reenact.au.space import TABLE_AU_NAMES, sync_bilateral
+from reenact.au.track import AUTrack
 from reenact.errors import InputError, NoFaceError
 
 METHODS = ("savgol", "one_euro", "none")

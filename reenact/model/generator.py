@@ -1,6 +1,6 @@
 """The GANimation generator G(I, y) (Pumarola et al., IJCV 2020).
 
-G takes a face crop I and a conditioning vector y (``reenact.au.COND_NAMES``) and returns an
+G takes a face crop I and a conditioning vector y (``reenact.au.space.COND_NAMES``) and returns an
 attention mask A (1 channel, sigmoid) and a colour image C (3 channels, tanh); the animated face
 is ``I_out = A * I + (1 - A) * C``: A = 1 keeps the input pixel, A = 0 takes the colour head.
 
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from reenact.au import COND_DIM
+from reenact.au.space import COND_DIM
 
 
 @dataclass(frozen=True)

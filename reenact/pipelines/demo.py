@@ -7,7 +7,7 @@ registered in weights/manifest.json (or ``--weights``).
 
 Writes into --out: demo.mp4 (the reenactment, with the driver's audio), demo.preview.mp4
 (driver | output side by side), demo.aus.png (the driver's AUs), animate.mp4 (the example AU
-script pipelines/examples/smile_blink.yaml) and source.png.
+script reenact/pipelines/examples/smile_blink.yaml) and source.png.
 """
 
 from __future__ import annotations
@@ -16,11 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python pipelines/demo.py` from a checkout
-    sys.path.insert(0, str(ROOT))
-
-EXAMPLE_SCRIPT = ROOT / "pipelines" / "examples" / "smile_blink.yaml"
+EXAMPLE_SCRIPT = Path(__file__).resolve().parent / "examples" / "smile_blink.yaml"
 DRIVER = "media/WolfgangLanger_Pexels.mp4"
 
 
@@ -50,10 +46,10 @@ def _run(args: argparse.Namespace) -> int:
     from PIL import Image
     from skimage import data
 
-    from reenact.commands.reenact_video import pick_device, summary
-    from reenact.io_utils import atomic_output
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
-    from reenact.script import load_script
+    from reenact.au.script import load_script
+    from reenact.commands.run import pick_device, summary
+    from reenact.io.files import atomic_output
+    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
     from reenact.weights import fetch
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import AU_DESCRIPTIONS
-from reenact.aus import WEAK_AUS, AUTrack
+from reenact.au.blendshapes import WEAK_AUS
+from reenact.au.space import AU_DESCRIPTIONS
+from reenact.au.track import AUTrack
 from reenact.errors import OutputError
-from reenact.io_utils import atomic_output
+from reenact.io.files import atomic_output
 
 #: Image formats a plot can be written in (by the file's suffix; no suffix writes PNG).
 PLOT_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".webp", ".tif", ".tiff",
@@ -197,7 +198,7 @@ def plot_rig(rig, *, names: tuple[str, ...] | None = None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reenact.au import AU_DESCRIPTIONS, COND_NAMES
+    from reenact.au.space import AU_DESCRIPTIONS, COND_NAMES
 
     names = names or COND_NAMES
     cols = 5

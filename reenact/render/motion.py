@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au import AU_NAMES, TABLE_AU_NAMES
-from reenact.aus import AUTrack
+from reenact.au.smoothing import SmoothingConfig, fill_gaps, filter_values
+from reenact.au.space import AU_NAMES, TABLE_AU_NAMES
+from reenact.au.track import AUTrack
 from reenact.errors import InputError
 from reenact.model.rig import AURig, au_regions
-from reenact.smoothing import SmoothingConfig, fill_gaps, filter_values
-from reenact.transfer import selected_columns
+from reenact.render.transfer import selected_columns
 
 MOTIONS = ("aus", "landmarks")
 

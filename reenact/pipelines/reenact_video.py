@@ -35,23 +35,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reenact.align import align_face
-from reenact.au import TABLE_AU_NAMES
-from reenact.aus import AUTrack, aus_from_face
-from reenact.encode import EncodeConfig, VideoWriter
+from reenact.au.blendshapes import aus_from_face
+from reenact.au.smoothing import SmoothingConfig, neutral_baseline, smooth_track
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.track import AUTrack
 from reenact.errors import InputError, NoFaceError, OutputError, WeightsError
-from reenact.generator import Generator
+from reenact.face.align import align_face
+from reenact.face.paste import PasteConfig
+from reenact.face.tracking import FaceTracker, TrackerConfig
 
 # The stop flag set by the CLI's SIGINT/SIGTERM handler; the long loops below poll check_stop.
 # clear_stop and request_stop are re-exported for code that imports them from here.
 from reenact.interrupt import check_stop, clear_stop, request_stop  # noqa: F401
-from reenact.memory import trim_heap
+from reenact.io.encode import EncodeConfig, VideoWriter
+from reenact.io.memory import trim_heap
 from reenact.model.editor import FaceEditor, SourceFace, render_batches
 from reenact.model.ganimation import GanimationEditor
-from reenact.paste import PasteConfig
-from reenact.smoothing import SmoothingConfig, neutral_baseline, smooth_track
-from reenact.tracking import FaceTracker, TrackerConfig
-from reenact.transfer import TransferConfig, transfer_aus
+from reenact.model.generator import Generator
+from reenact.render.transfer import TransferConfig, transfer_aus
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -213,7 +214,7 @@ class ReenactPipeline:
         config: options of every stage.
         make_tracker: ``make_tracker(video) -> FaceTracker`` for the source photo (video=False).
         extractor: ``extractor(frame_chunks, fps) -> AUTrack``: tracks the driver and measures
-            its AUs (pass 1); default ``reenact.extract.track_clip`` with the driver's face choice
+            its AUs (pass 1); default ``reenact.au.extract.track_clip`` with the driver's face choice
             (single-face VIDEO tracking when the clip shows one face).
         smoother: ``smoother(raw_track) -> AUTrack`` (gap policy + smoothing).
     """
@@ -236,7 +237,7 @@ class ReenactPipeline:
     def _default_extractor(self, chunks: Iterable[np.ndarray], fps: float) -> AUTrack:
         from dataclasses import replace
 
-        from reenact.extract import track_clip
+        from reenact.au.extract import track_clip
 
         config = replace(self.config.tracker, face_index=self.config.driver_face_index)
         return track_clip(chunks, fps, config=config, keep_landmarks=self.config.motion == "landmarks")
@@ -324,7 +325,7 @@ class ReenactPipeline:
                      audio_duration_s=(n / info.fps_fraction) if n < info.n_frames else None)
         plot_path = None
         if plot is not None:
-            from reenact.plotting import save_au_plot
+            from reenact.au.plot import save_au_plot
 
             plot_path = save_au_plot(track, plot, raw=raw, title=f"AUs of {Path(info.path).name}")
         preview_frames = self._driver_frames(info, n) if preview is not None else None
@@ -364,7 +365,7 @@ class ReenactPipeline:
         if np.isnan(targets).any():
             raise InputError("AU trajectory has missing values (NaN); fill them or use a gap policy")
         if out is not None and not frames_dir:
-            from reenact.io_utils import check_writable
+            from reenact.io.files import check_writable
 
             check_writable(out)
         image = self._read_source(source)
@@ -386,9 +387,9 @@ class ReenactPipeline:
 
     def check_inputs(self, source, driver, out, *, preview=None, plot=None):
         """Step 1: read the photo, probe the driver, check that every output can be written."""
-        from reenact.io_utils import check_distinct, check_writable
-        from reenact.plotting import check_plot_path
-        from reenact.video import probe_video
+        from reenact.au.plot import check_plot_path
+        from reenact.io.files import check_distinct, check_writable
+        from reenact.io.video import probe_video
 
         photo = None if isinstance(source, np.ndarray) else source
         check_distinct({"source photo": photo, "driver": driver},
@@ -413,7 +414,7 @@ class ReenactPipeline:
                 raise InputError(f"source array must be (H, W, 3) uint8 RGB, got {source.shape} "
                                  f"{source.dtype}")
             return np.ascontiguousarray(source)
-        from reenact.images import load_image
+        from reenact.io.images import load_image
 
         return load_image(source)
 
@@ -423,7 +424,7 @@ class ReenactPipeline:
         Raises:
             NoFaceError: no face, or fewer faces than ``face_index`` + 1.
         """
-        from reenact.tracking import select_face
+        from reenact.face.tracking import select_face
 
         with self.make_tracker(False) as tracker:
             faces = tracker.detect_all(image)
@@ -445,7 +446,7 @@ class ReenactPipeline:
         Raises:
             NoFaceError: no face in any frame.
         """
-        from reenact.video import iter_frames, prefetched
+        from reenact.io.video import iter_frames, prefetched
 
         timings = timings if timings is not None else StageTimings()
         limit = self.config.max_frames
@@ -467,7 +468,7 @@ class ReenactPipeline:
 
     def _no_driver_face(self, info, n_frames: int) -> NoFaceError:
         """No face in any driver frame, or the asked --driver-face-index is not there."""
-        from reenact.extract import face_index_error, sample_frames
+        from reenact.au.extract import face_index_error, sample_frames
 
         error = face_index_error(f"the driver {info.path}", face_index=self.config.driver_face_index,
                                  option="--driver-face-index", frames=lambda: sample_frames(info, n_frames),
@@ -487,7 +488,7 @@ class ReenactPipeline:
         """Step 5b: (T, 478, 3) canonical landmark motion of the driver in landmark mode, else None."""
         if self.config.motion != "landmarks":
             return None
-        from reenact.motion import MotionConfig, landmark_motion
+        from reenact.render.motion import MotionConfig, landmark_motion
 
         cfg = self.config.transfer
         # absolute transfer copies the driver's expression: for landmarks, its motion from its
@@ -539,7 +540,7 @@ class ReenactPipeline:
 
     def _driver_frames(self, info, n: int) -> Iterator[np.ndarray]:
         """The driver's first n frames again, one at a time (only for the preview)."""
-        from reenact.video import iter_frames
+        from reenact.io.video import iter_frames
 
         return _single_frames(_limited(iter_frames(info.path, chunk_size=self.config.chunk_size,
                                                    info=info), n))
@@ -615,7 +616,7 @@ class _PngSink:
         self.count = 0
 
     def __enter__(self):
-        from reenact.io_utils import locked_temp_dir
+        from reenact.io.files import locked_temp_dir
 
         parent = self.folder.parent if str(self.folder.parent) else Path(".")
         if not parent.is_dir():

@@ -11,7 +11,7 @@ Modes (``TransferConfig.mode``):
 AUs outside ``only`` keep the source's own value. Groups: ``AU_GROUPS`` (brows, eyes, mouth,
 nose, cheeks); a sided AU (AU12/AU14/AU45) named bilaterally selects both sides.
 
-All AU rows follow ``reenact.au.TABLE_AU_NAMES`` (23 values in [0, 1]); the bilateral value of
+All AU rows follow ``reenact.au.space.TABLE_AU_NAMES`` (23 values in [0, 1]); the bilateral value of
 each sided AU is re-derived from its sides at the end.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
+from reenact.au.space import AU_NAMES, SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
 from reenact.errors import InputError
 
 REFERENCES = ("neutral", "first")
@@ -95,7 +95,7 @@ def transfer_aus(source: np.ndarray, driver: np.ndarray, *, neutral: np.ndarray 
     Args:
         source: (23,) the source face's own AUs, [0, 1].
         driver: (T, 23) the driver's (smoothed, gap-filled) AUs, [0, 1].
-        neutral: (23,) the driver's resting face (``reenact.smoothing.neutral_baseline``);
+        neutral: (23,) the driver's resting face (``reenact.au.smoothing.neutral_baseline``);
             needed for relative mode.
         config: mode, strength, AU selection.
 

@@ -18,7 +18,7 @@ A script is YAML or JSON::
           - {t: 1.58, preset: blink}
           - {t: 1.70, preset: neutral}
 
-A keyframe sets AU values at time ``t`` (seconds) from a ``preset`` (``reenact.au.PRESETS``: the
+A keyframe sets AU values at time ``t`` (seconds) from a ``preset`` (``reenact.au.space.PRESETS``: the
 7 emotion prototypes, blink, wink_left/right, half smiles, neutral) scaled by ``intensity``,
 and/or explicit ``aus`` (which win over the preset's values). ``ease`` is how the value travels
 from the previous keyframe to this one: ``linear`` (default), ``ease-in-out`` (smoothstep) or
@@ -28,7 +28,7 @@ its first value, after the last one its last value.
 Layers are combined in order: ``max`` takes the larger value per AU, ``add`` adds (clipped to
 [0, 1]), ``over`` replaces the AUs that the layer's keyframes name and leaves the others.
 
-An AU table (ours, OpenFace or py-feat CSV, ``reenact.autable.read_au_table``) is a valid script
+An AU table (ours, OpenFace or py-feat CSV, ``reenact.au.tables.read_au_table``) is a valid script
 too: its rows are the frames, at its own frame rate.
 
 A bad script fails with a ``ScriptError`` naming the file, the line and the field.
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au import PRESETS, TABLE_AU_NAMES, preset, sync_bilateral
+from reenact.au.space import PRESETS, TABLE_AU_NAMES, preset, sync_bilateral
 from reenact.errors import ScriptError
 
 EASINGS = ("linear", "ease-in-out", "hold")
@@ -339,8 +339,8 @@ def load_script(path: str | os.PathLike, *, fps: float | None = None) -> AUScrip
 
 
 def _table_script(path: Path, fps: float | None) -> AUScript:
-    from reenact.autable import read_au_table
-    from reenact.smoothing import fill_gaps
+    from reenact.au.smoothing import fill_gaps
+    from reenact.au.tables import read_au_table
 
     track = read_au_table(path)
     rate = track.fps if track.fps > 0 else fps

@@ -105,9 +105,9 @@ def _check_index(name: str, value: int | None) -> None:
 
 def common_config(args: argparse.Namespace, **extra):
     """The PipelineConfig fields shared by the rendering commands."""
-    from reenact.encode import EncodeConfig
-    from reenact.paste import PasteConfig
-    from reenact.tracking import TrackerConfig
+    from reenact.face.paste import PasteConfig
+    from reenact.face.tracking import TrackerConfig
+    from reenact.io.encode import EncodeConfig
 
     _check_index("face-index", args.face_index)
     if args.batch_size is not None and args.batch_size < 1:
@@ -129,9 +129,9 @@ def _default_side_path(out: Path, value: str | None, suffix: str) -> Path | None
 
 
 def config_from_args(args: argparse.Namespace):
-    from reenact.pipeline import PipelineConfig
-    from reenact.smoothing import SmoothingConfig
-    from reenact.transfer import TransferConfig, parse_only
+    from reenact.au.smoothing import SmoothingConfig
+    from reenact.pipelines.reenact_video import PipelineConfig
+    from reenact.render.transfer import TransferConfig, parse_only
 
     _check_index("driver-face-index", args.driver_face_index)
     if args.max_gap < 0:
@@ -146,7 +146,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def build_pipeline(args: argparse.Namespace, config):
-    from reenact.pipeline import ReenactPipeline
+    from reenact.pipelines.reenact_video import ReenactPipeline
 
     device = pick_device(args.device)
     return ReenactPipeline.from_pretrained(args.weights, config, model=args.model).to(device)
@@ -161,14 +161,14 @@ def summary(result) -> str:
 
 
 def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
-    """--max-pixels, for every command that reads photos (reenact.images.max_pixels)."""
+    """--max-pixels, for every command that reads photos (reenact.io.images.max_pixels)."""
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="refuse images of more than N pixels (default 50000000, i.e. 50 megapixels; "
                         "also $REENACT_MAX_PIXELS)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from reenact.images import is_image_path
+    from reenact.io.images import is_image_path
 
     if is_image_path(args.driver):
         raise InputError(f"the driver {args.driver} is a still image, and reenact needs a video; to animate "

@@ -1,6 +1,6 @@
 """Paste-back: the generator's 128x128 output composed into the full-resolution source photo.
 
-The source face is aligned once (``reenact.align``). For every frame G returns a colour image C
+The source face is aligned once (``reenact.face.align``). For every frame G returns a colour image C
 and an attention mask A on the 128x128 crop. Both are warped back to the photo with kornia
 (``crop_to_frame``) and composed AT FULL RESOLUTION::
 
@@ -18,7 +18,7 @@ costs no more than its face.
 
 Conventions: photos are (H, W, 3) uint8 RGB numpy arrays; tensors are (B, C, h, w) float in [0, 1]
 unless said otherwise; G's colour is in [-1, 1], its attention in [0, 1] (1 = keep the input).
-Affines follow ``reenact.align`` (pixel centres at integer coordinates, kornia align_corners=True).
+Affines follow ``reenact.face.align`` (pixel centres at integer coordinates, kornia align_corners=True).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reenact.align import Alignment, warp_to_crop
 from reenact.errors import InputError
-from reenact.tracking import FACE_OVAL
+from reenact.face.align import Alignment, warp_to_crop
+from reenact.face.tracking import FACE_OVAL
 
 
 @dataclass(frozen=True)

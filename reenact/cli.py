@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 
 # Subcommand modules in reenact.commands; a module that is absent is skipped.
-COMMANDS = ("reenact_video", "aus", "animate", "render_batch", "prepare_data", "train", "fit_rig",
+COMMANDS = ("run", "aus", "animate", "render_batch", "prepare_data", "train", "fit_rig",
             "train_refiner", "eval", "fetch", "studio")
 DEFAULT_COMMAND = "run"  # `reenact SOURCE DRIVER OUT` means `reenact run SOURCE DRIVER OUT`
 
@@ -72,7 +72,7 @@ def _process_options(args: argparse.Namespace) -> Iterator[None]:
     if value is None:
         yield
         return
-    from reenact.images import set_max_pixels
+    from reenact.io.images import set_max_pixels
 
     set_max_pixels(value)
     try:

@@ -9,7 +9,7 @@ otherwise. ``-shortest`` is never used: it drops the last video frame. Odd frame
 padded by one edge-replicated row/column (yuv420p needs even sizes).
 
 Everything is written to a temporary file beside ``path`` and renamed at the end
-(``reenact.io_utils.atomic_output``): an error or Ctrl-C leaves nothing partial.
+(``reenact.io.files.atomic_output``): an error or Ctrl-C leaves nothing partial.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         import imageio_ffmpeg
 
-        from reenact.io_utils import atomic_output
+        from reenact.io.files import atomic_output
 
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_output(self.path))

@@ -7,7 +7,7 @@ repositories: face detector, landmarks, XGBoost AU classifier) into the Hugging 
 machine with internet and copy that cache folder, or point ``$HF_HOME`` at a copy.
 
 Its AU columns are PROBABILITIES that an AU is present, not intensities; they are mapped as in
-``reenact.autable`` (AU43 eyes-closed fills AU45; left/right copy the bilateral value).
+``reenact.au.tables`` (AU43 eyes-closed fills AU45; left/right copy the bilateral value).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.aus import AUTrack
+from reenact.au.track import AUTrack
 from reenact.errors import WeightsError
 
 INSTALL_HINT = ("install it with `pip install 'reenact[pyfeat]'` (py-feat 2.1.5; it pulls a CUDA "
@@ -71,7 +71,7 @@ class PyFeatBackend:
 
 def _to_track(fex, *, fps: float) -> AUTrack:
     """py-feat's Fex (a pandas DataFrame) -> AUTrack."""
-    from reenact.autable import track_from_pyfeat
+    from reenact.au.tables import track_from_pyfeat
 
     cols: dict[str, np.ndarray | None] = {}
     for name in fex.columns:
