@@ -71,7 +71,7 @@ def worker(args: argparse.Namespace) -> dict:
     import torch
 
     from reenact.io.video import probe_video, read_all_frames
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     device = pick_device(args.device)
     generator, g_name = build_generator(None, not args.paper, args.model)

@@ -100,11 +100,10 @@ def build_generator(weights: str | None, tiny: bool, model: str = "ganimation"):
 
 
 def pick_device(name: str) -> str:
-    import torch
+    """reenact's own device choice, as a name ("cpu", "cuda")."""
+    from reenact.device import pick_device as pick
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+    return pick(name).type
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -112,7 +111,7 @@ def worker(args: argparse.Namespace) -> dict:
     import torch
 
     from reenact.io.video import probe_video, read_all_frames
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     device = pick_device(args.device)
     torch.set_num_threads(args.threads or torch.get_num_threads())

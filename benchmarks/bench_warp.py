@@ -39,7 +39,7 @@ def time_size(face: int | None, args) -> dict:
     import torch
 
     from reenact.model.registry import build_editor
-    from reenact.pipelines.reenact_video import ReenactPipeline
+    from reenact.pipelines import ReenactPipeline
 
     editor = build_editor("warp+refiner" if args.refiner else "warp", weights=args.refiner)
     img, _ = scaled_astronaut(face)

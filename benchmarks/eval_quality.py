@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv=None) -> int:
-    from reenact.commands.eval import model_specs, pick_device
-    from reenact.eval.harness import EvalPlan, evaluate_models
+    from reenact.device import pick_device
+    from reenact.eval.harness import EvalPlan, evaluate_models, model_specs
     from reenact.eval.report import write_report
     from reenact.eval.sources import DEFAULT_DRIVER, DEFAULT_SELF_CLIPS, default_targets
     from reenact.eval.targets import EvalConfig

@@ -12,41 +12,51 @@ import contextlib
 import importlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-# Subcommand modules in reenact.commands; a module that is absent is skipped.
-COMMANDS = ("run", "aus", "animate", "render_batch", "prepare_data", "train", "fit_rig",
-            "train_refiner", "eval", "fetch", "studio")
+from reenact.errors import ReenactError
+from reenact.interrupt import Interrupted, exit_code, handle_signals
+
+#: name -> (module in reenact.commands, the line `reenact --help` shows). A command's module,
+#: which imports torch and the models, is imported only when that command runs (or shows its
+#: --help): `reenact --help` stays fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "reenact a photo with a driving video: reenact SOURCE DRIVER OUT"),
+    "aus": ("aus", "per-frame Action Units of a video, an image or a folder of images"),
+    "animate": ("animate", "render an AU script (YAML/JSON keyframes, or an AU table) on a photo"),
+    "render-batch": ("render_batch", "render every face photo with every AU target (datasets)"),
+    "prepare-data": ("prepare_data",
+                     "detect, align and AU-label the faces of photo folders into a training set"),
+    "train": ("train", "train the GANimation generator on a prepared data set"),
+    "fit-rig": ("fit_rig", "fit the AU rig of the warp-guided model (landmarks per AU)"),
+    "train-refiner": ("train_refiner", "make paired warps of talking clips and train the refiner"),
+    "eval": ("eval", "measure quality side by side: AU fidelity, self-reenactment, sharpness, colour, dlib "
+                     "geometry, identity, seams, flicker"),
+    "fetch": ("fetch", "fetch and verify every registered model and media file into the cache"),
+    "studio": ("studio", "a local web page: AU sliders on a photo, AU scripts and driving videos"),
+}
 DEFAULT_COMMAND = "run"  # `reenact SOURCE DRIVER OUT` means `reenact run SOURCE DRIVER OUT`
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command listed; the arguments of ``commands`` (default: all) added."""
     parser = argparse.ArgumentParser(prog="reenact", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"reenact.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"reenact.commands.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+    for name, (module, line) in COMMANDS.items():
+        p = sub.add_parser(name, help=line, description=line)
+        if commands is None or name in commands:
+            importlib.import_module(f"reenact.commands.{module}").add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reenact.errors import ReenactError
-    from reenact.interrupt import Interrupted, exit_code, handle_signals
-
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
-    if argv and argv[0] not in known and not argv[0].startswith("-") and DEFAULT_COMMAND in known:
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         argv.insert(0, DEFAULT_COMMAND)
-    args = parser.parse_args(argv)
+    args = build_parser(argv[:1]).parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        build_parser(()).print_help()
         return 2
     try:
         # Ctrl-C and SIGTERM alike stop every command cleanly (reenact.interrupt).
@@ -72,7 +82,7 @@ def _process_options(args: argparse.Namespace) -> Iterator[None]:
     if value is None:
         yield
         return
-    from reenact.io.images import set_max_pixels
+    from reenact.io.images import set_max_pixels  # here, not above: it imports numpy and PIL
 
     set_max_pixels(value)
     try:

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from reenact.au.space import TABLE_AU_NAMES, preset
+from reenact.au.targets import read_targets
 from reenact.errors import InputError, ScriptError
 from reenact.model.generator import Generator, GeneratorConfig
-from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
-from reenact.pipelines.render_batch import list_faces, parse_shard, read_done, read_targets, render_batch
+from reenact.pipelines import PipelineConfig, RenderBatchPipeline
+from reenact.pipelines.render_batch import list_faces, parse_shard, read_done
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 
@@ -21,7 +22,7 @@ COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 @pytest.fixture(scope="module")
 def pipeline():
     torch.manual_seed(0)
-    return ReenactPipeline(Generator(GeneratorConfig(channels=8, n_res=1)), PipelineConfig(batch_size=2))
+    return RenderBatchPipeline(Generator(GeneratorConfig(channels=8, n_res=1)), PipelineConfig(batch_size=2))
 
 
 @pytest.fixture()
@@ -94,7 +95,7 @@ def test_shard_and_face_lists(tmp_path, faces):
 def test_render_manifest_and_resume(tmp_path, pipeline, faces, targets_csv):
     out = tmp_path / "out"
     targets = read_targets(targets_csv)
-    s = render_batch(pipeline, list_faces(faces), targets, out)
+    s = pipeline(list_faces(faces), targets, out)
     assert s.rendered == 6 and s.no_face == 2 and s.faces == 4
     assert sorted(p.name for p in out.glob("*.png")) == sorted(
         f"{f}__{t}.png" for f in ("astronaut", "single") for t in ("happy", "open", "wink"))
@@ -112,7 +113,7 @@ def test_render_manifest_and_resume(tmp_path, pipeline, faces, targets_csv):
     # resume: a deleted output and a stale temp file are redone / removed; the rest is skipped
     (out / "astronaut__wink.png").unlink()
     (out / ".astronaut__open.tmp123.part.png").write_bytes(b"half")
-    s2 = render_batch(pipeline, list_faces(faces), targets, out)
+    s2 = pipeline(list_faces(faces), targets, out)
     assert s2.rendered == 1 and s2.skipped == 11
     assert (out / "astronaut__wink.png").is_file() and not list(out.glob(".*part*"))
     assert read_done(out) >= {(str(faces / "astronaut.png"), "wink")}
@@ -121,8 +122,8 @@ def test_render_manifest_and_resume(tmp_path, pipeline, faces, targets_csv):
 def test_shards_split_the_faces(tmp_path, pipeline, faces, targets_csv):
     out = tmp_path / "out"
     targets = read_targets(targets_csv)[:1]
-    a = render_batch(pipeline, list_faces(faces), targets, out, shard=(0, 2), crop=True)
-    b = render_batch(pipeline, list_faces(faces), targets, out, shard=(1, 2), crop=True)
+    a = pipeline(list_faces(faces), targets, out, shard=(0, 2), crop=True)
+    b = pipeline(list_faces(faces), targets, out, shard=(1, 2), crop=True)
     assert a.faces + b.faces == 4
     assert sorted(m.name for m in out.glob("manifest*")) == ["manifest-0-of-2.jsonl", "manifest-1-of-2.jsonl"]
     assert len(rows(out)) == 4
@@ -134,10 +135,12 @@ def test_shards_split_the_faces(tmp_path, pipeline, faces, targets_csv):
 def test_cli_render_batch(tmp_path, faces, targets_csv, tiny_weights, capsys):
     from reenact import cli
 
-    rc = cli.main(["render-batch", str(faces), str(targets_csv), str(tmp_path / "o"), "--weights",
+    rc = cli.main(["render-batch", str(faces), str(targets_csv), str(tmp_path / "o"),
+                   "--model", "ganimation", "--weights",
                    str(tiny_weights), "--quiet"])
     assert rc == 0 and len(list((tmp_path / "o").glob("*.png"))) == 6
-    rc = cli.main(["render-batch", str(faces), str(targets_csv), str(tmp_path / "o"), "--weights",
+    rc = cli.main(["render-batch", str(faces), str(targets_csv), str(tmp_path / "o"),
+                   "--model", "ganimation", "--weights",
                    str(tiny_weights), "--shard", "3/2"])
     assert rc == 2 and "--shard" in capsys.readouterr().err
 

@@ -33,7 +33,7 @@ def models(tiny_weights):
 def test_default_sources_are_every_public_face(media):
     from reenact.eval.sources import DEFAULT_SOURCES, load_sources
     from reenact.face.tracking import FaceTracker, TrackerConfig
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     with FaceTracker() as tracker:
         sources = load_sources(DEFAULT_SOURCES, tracker=tracker)

@@ -86,7 +86,7 @@ def test_gaps_and_errors(face, rig):
 
 def test_pipeline_in_landmark_mode(astronaut, media):
     from reenact.model.registry import build_editor
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     with pytest.raises(InputError, match="landmark motion needs a warp-guided model"):
         ReenactPipeline(build_editor("none"), PipelineConfig(motion="landmarks"))

@@ -12,8 +12,9 @@ import torch
 from reenact.errors import ImageReadError, NoFaceError, OutputError, VideoReadError
 from reenact.face.paste import Paster
 from reenact.face.tracking import TrackerConfig
+from reenact.io.sinks import side_by_side
 from reenact.model.generator import Generator, GeneratorConfig
-from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline, side_by_side
+from reenact.pipelines import AnimatePipeline, PipelineConfig, ReenactPipeline
 
 
 def tiny_generator(seed: int = 0) -> Generator:
@@ -185,15 +186,15 @@ def test_animate_png_frames_and_relative(tmp_path, astronaut):
     from reenact.au.space import preset
 
     targets = np.stack([preset("neutral"), preset("happy"), preset("surprise")])
-    pipe = ReenactPipeline(tiny_generator())
-    out = pipe.animate(astronaut, targets, 10, tmp_path / "frames", frames_dir=True)
+    pipe = AnimatePipeline(tiny_generator())
+    out = pipe(astronaut, targets, 10, tmp_path / "frames", frames_dir=True)
     names = sorted(p.name for p in (tmp_path / "frames").iterdir())
     assert names == ["frame_000000.png", "frame_000001.png", "frame_000002.png"]
     assert out.n_frames == 3 and no_leftovers(tmp_path)
-    rel = pipe.animate(astronaut, targets, 10, relative=True)
+    rel = pipe(astronaut, targets, 10, relative=True)
     assert (rel.targets >= out.source.aus[None] - 1e-6).all()
     with pytest.raises(OutputError):  # an existing, non-empty folder is never overwritten
-        pipe.animate(astronaut, targets, 10, tmp_path / "frames", frames_dir=True)
+        pipe(astronaut, targets, 10, tmp_path / "frames", frames_dir=True)
 
 
 def test_driver_with_a_faceless_stretch_follows_the_gap_policy(tmp_path, astronaut, media):

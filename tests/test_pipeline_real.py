@@ -40,7 +40,7 @@ def au_correlations(targets: np.ndarray, measured: np.ndarray, *, min_std: float
 @pytest.fixture(scope="module")
 def real_run(astronaut, media):
     """The registered default model with its registered weights on a real drive."""
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
     from reenact.render.transfer import TransferConfig
 
     # absolute mode: the targets are the driver's own AU values, so "follows the driver" is direct

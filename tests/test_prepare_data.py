@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from reenact.au.space import TABLE_AU_NAMES
-from reenact.training.prepare import PrepareConfig, choose_held_out, source_folder
+from reenact.training.prepare import PrepareConfig, source_folder
+from reenact.training.shards import choose_held_out
 
 
 @pytest.fixture(scope="module")

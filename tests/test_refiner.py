@@ -89,7 +89,7 @@ def test_one_training_step_learns_and_checkpoints(pairs, tmp_path):
 def test_the_editor_with_a_refiner_keeps_the_own_expression_exact(astronaut):
     from reenact.model.registry import load_registered_rig
     from reenact.model.warp_editor import WarpEditor
-    from reenact.pipelines.reenact_video import ReenactPipeline
+    from reenact.pipelines import ReenactPipeline
 
     torch.manual_seed(0)
     editor = WarpEditor(load_registered_rig(), refiner=Refiner(TINY))

@@ -149,7 +149,8 @@ def test_config_round_trip_and_unknown_keys():
 
 
 def _synthetic_dataset(folder, n=12, size=32):
-    from reenact.training.prepare import PrepareConfig, PreparedFace, ShardWriter
+    from reenact.training.prepare import PrepareConfig, PreparedFace
+    from reenact.training.shards import ShardWriter
 
     folder.mkdir()
     writer = ShardWriter(folder, PrepareConfig(crop_size=size, held_out_fraction=0.25))

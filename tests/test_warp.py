@@ -14,7 +14,7 @@ from reenact.model import mesh as M
 from reenact.model.registry import build_editor
 from reenact.model.rig import folded, load_rig
 from reenact.model.warp import backward_field, triangle_areas
-from reenact.pipelines.reenact_video import ReenactPipeline
+from reenact.pipelines import ReenactPipeline
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 

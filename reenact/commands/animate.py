@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.run import add_common_options, common_config, pick_device, summary
-from reenact.errors import InputError
+from reenact.au.script import load_script
+from reenact.commands.options import add_render_options, render_config
+from reenact.device import pick_device
+from reenact.errors import InputError, OutputError
+from reenact.io.files import check_distinct, check_writable, check_writable_folder
+from reenact.pipelines import AnimatePipeline
+
+DESCRIPTION = ("Animate the face in SOURCE along SCRIPT: keyframes of Action Units or named presets "
+               "(emotions, blink, winks) with easing and layers, or an AU table (reenact aus / OpenFace / "
+               "py-feat CSV). OUT is an .mp4, or a folder that gets one PNG per frame. See docs/reenact.md "
+               "and reenact/pipelines/examples/.")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "animate", help="render an AU script (YAML/JSON keyframes, or an AU table) on a photo",
-        description="Animate the face in SOURCE along SCRIPT: keyframes of Action Units or named "
-                    "presets (emotions, blink, winks) with easing and layers, or an AU table "
-                    "(reenact aus / OpenFace / py-feat CSV). OUT is an .mp4, or a folder that gets "
-                    "one PNG per frame. See docs/reenact.md and reenact/pipelines/examples/.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION
     p.add_argument("source", type=Path, help="photo of a face")
     p.add_argument("script", type=Path, help="AU script (.yaml/.yml/.json) or AU table (.csv)")
     p.add_argument("out", type=Path, help="output .mp4, or a new folder for PNG frames")
@@ -24,37 +27,30 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="frame rate for an AU table without timestamps (scripts set their own)")
     p.add_argument("--relative", action="store_true",
                    help="add the script's values to the source face's own AUs (default: use them as is)")
-    add_common_options(p)
+    add_render_options(p)
     p.set_defaults(func=run)
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from reenact.au.script import load_script
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
-
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
-    config = PipelineConfig(**common_config(args))
+    config = render_config(args)
     frames_dir = args.out.suffix.lower() != ".mp4"
     _check_paths(args, frames_dir=frames_dir)
     script = load_script(args.script, fps=args.fps)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
-    pipeline = pipeline.to(pick_device(args.device))
-    result = pipeline.animate(args.source, script.values, script.fps, args.out, frames_dir=frames_dir,
-                              progress=not args.quiet, relative=args.relative or script.relative)
+    device = pick_device(args.device)
+    pipeline = AnimatePipeline.from_pretrained(args.weights, config, model=args.model).to(device)
+    result = pipeline(args.source, script.values, script.fps, args.out, frames_dir=frames_dir,
+                      progress=not args.quiet, relative=args.relative or script.relative)
     if not args.quiet:
         what = "PNG frames in" if frames_dir else "video"
         print(f"wrote {what} {args.out}")
-        print(summary(result))
+        print(result.summary())
     return 0
 
 
 def _check_paths(args: argparse.Namespace, *, frames_dir: bool) -> None:
     """OUT is none of the inputs and can be written, before any work."""
-    from reenact.errors import OutputError
-    from reenact.io.files import check_distinct, check_writable, check_writable_folder
-
     check_distinct({"source photo": args.source, "script": args.script, "--weights": args.weights},
                    {"output": args.out})
     if not frames_dir:

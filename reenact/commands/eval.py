@@ -14,15 +14,34 @@ Writes report.json, report.md and contact_sheet.png into --out (default out/eval
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
-from reenact.commands.run import add_max_pixels_option
+from tqdm import tqdm
+
+from reenact.au.space import EMOTION_PROTOTYPES, PRESETS
+from reenact.commands.options import add_max_pixels_option, config_option
+from reenact.device import pick_device
+from reenact.errors import InputError
+from reenact.eval.harness import EvalPlan, evaluate_models, model_specs
+from reenact.eval.report import write_report
+from reenact.eval.sources import (
+    DEFAULT_SELF_CLIPS,
+    EMOTIONS,
+    EVAL_GESTURES,
+    default_targets,
+    read_source_photo,
+    resolve_clip,
+)
+from reenact.eval.targets import EvalConfig
+from reenact.io.files import check_distinct, check_writable_folder, new_folder
+from reenact.pipelines import PipelineConfig
+from reenact.render.transfer import MODES
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="measure quality side by side: AU fidelity, self-reenactment, sharpness, "
-                       "colour, dlib geometry, identity, seams, flicker",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--model", nargs="+", default=None,
                    help="registered models to compare (reenact.model.registry; default: the default model); "
                         "'none' (do nothing) is always added as the reference row")
@@ -49,14 +68,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="self-reenactment: each clip drives its own frame 0 and every output frame is "
                         "compared with the real one (no CLIP: media/single_face.mp4 and "
                         "media/WolfgangLanger_Pexels.mp4)")
-    p.add_argument("--max-frames", type=int, default=240,
-                   help="frames used from the start of each clip (default 240: 10 s at 24 fps)")
-    p.add_argument("--mode", default=None, choices=["relative", "absolute"],
-                   help="video AU transfer (default: relative for --videos, absolute for --self-reenact)")
+    config_option(p, "--max-frames", EvalConfig, "max_video_frames",
+                  help="frames used from the start of each clip (default %(default)s; 240 is 10 s at 24 fps)")
+    config_option(p, "--mode", EvalConfig, "transfer", choices=MODES,
+                  help="video AU transfer (default: relative for --videos, absolute for --self-reenact)")
     p.add_argument("--no-identity", action="store_true", help="skip dlib identity distances")
     p.add_argument("--no-geometry", action="store_true", help="skip dlib 68-point geometry")
-    p.add_argument("--batch-size", type=int, default=None,
-                   help="frames per model batch (default: the pipeline's)")
+    config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int,
+                  help="frames per model batch (default: the pipeline's)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
     p.add_argument("--out", default="out/eval",
                    help="output folder for report.json, report.md, contact_sheet.png")
@@ -64,61 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def pick_device(name: str) -> str:
-    """'auto' -> 'cuda' when available, else 'cpu'; other names pass through (checked)."""
-    import torch
-
-    from reenact.errors import InputError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda asked but no CUDA device is available; use --device cpu")
-    return name
-
-
-def model_specs(models: list[str] | None, weights: list[str] | None):
-    """The models to compare, do-nothing first: --model names, ganimation once per --weights."""
-    from dataclasses import replace
-
-    from reenact.errors import InputError
-    from reenact.eval.harness import with_reference_row
-    from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec
-    from reenact.model.registry import DEFAULT_MODEL, MODELS
-
-    names = models or [DEFAULT_MODEL]
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    if weights and "ganimation" not in names:
-        names = names + ["ganimation"]
-    specs = []
-    for name in names:
-        if name == "ganimation" and weights:
-            for w in weights:
-                label = "ganimation:random" if w == RANDOM_WEIGHTS else f"ganimation:{Path(w).stem}"
-                if not Path(w).exists() and w != RANDOM_WEIGHTS:
-                    from reenact.weights import load_manifest
-
-                    if w not in load_manifest():
-                        raise InputError(f"weights {w} not found; give a .safetensors path or a "
-                                         "manifest name")
-                specs.append(ModelSpec(name, w, label))
-        else:
-            specs.append(ModelSpec(name))
-    labels = [s.title for s in specs]
-    specs = [replace(s, label=f"{s.title}#{labels[:k].count(s.title) + 1}")  # two files of one name
-             if labels.count(s.title) > 1 else s for k, s in enumerate(specs)]
-
-    return with_reference_row(specs)
-
-
-def _plan(args: argparse.Namespace):
-    from reenact.au.space import EMOTION_PROTOTYPES, PRESETS
-    from reenact.errors import InputError
-    from reenact.eval.harness import EvalPlan
-    from reenact.eval.sources import DEFAULT_SELF_CLIPS, EMOTIONS, EVAL_GESTURES, default_targets
-
+def _plan(args: argparse.Namespace) -> EvalPlan:
     names = args.targets or list(EMOTIONS) + list(EVAL_GESTURES)
     unknown = [t for t in names if t not in PRESETS]
     if unknown:
@@ -134,11 +99,8 @@ def _plan(args: argparse.Namespace):
                     drivers=tuple(args.videos or ()), self_clips=self_clips, max_sources=args.max_sources)
 
 
-
 def _check_outputs(args: argparse.Namespace, out: Path) -> None:
     """No report file is an input, and --out can be written (checked before any work)."""
-    from reenact.io.files import check_distinct, check_writable_folder
-
     files = [p for p in (args.sources or []) + (args.videos or []) + (args.self_reenact or [])
              if Path(p.split(":")[0]).exists()]
     weights = [w for w in (args.weights or []) if Path(w).exists()]
@@ -149,9 +111,6 @@ def _check_outputs(args: argparse.Namespace, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reenact.eval.sources import read_source_photo, resolve_clip
-    from reenact.io.files import new_folder
-
     plan = _plan(args)
     specs = model_specs(args.model, args.weights)
     for clip in plan.drivers + plan.self_clips:
@@ -169,15 +128,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace, plan, specs, out: Path) -> dict[str, Path]:
-    from dataclasses import replace
-
-    from tqdm import tqdm
-
-    from reenact.eval.harness import evaluate_models
-    from reenact.eval.report import write_report
-    from reenact.eval.targets import EvalConfig
-    from reenact.pipelines.reenact_video import PipelineConfig
-
     config = EvalConfig(identity=not args.no_identity, geometry=not args.no_geometry,
                         max_video_frames=args.max_frames, transfer=args.mode)
     pipeline_config = replace(PipelineConfig(), batch_size=args.batch_size)

@@ -14,51 +14,40 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tqdm import tqdm
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fit-rig", help="fit the AU rig of the warp-guided model (landmarks per AU)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+from reenact.commands.options import config_option
+from reenact.errors import InputError
+from reenact.io.files import atomic_output, check_writable
+from reenact.io.video import list_clips
+from reenact.training.rig_calibration import RigJob, run_fit
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--clips", nargs="*", type=Path, default=[],
                    help="talking clips or folders of them (searched recursively for .mp4)")
     p.add_argument("--posed", type=Path, default=None,
                    help="a posed set named like TFEID (performer = first 2 characters, expression "
                         "letter 5th, 'a' = neutral)")
     p.add_argument("--photos", nargs="*", type=Path, default=[], help="folders of unrelated face photos")
-    p.add_argument("--max-photos", type=int, default=2500, help="photos used per --photos folder")
+    config_option(p, "--max-photos", RigJob, "max_photos",
+                  help="photos used per --photos folder (default %(default)s)")
     p.add_argument("--held-out", nargs="*", default=[], metavar="PREFIX",
                    help="clips whose names start with these are scored, not fitted")
-    p.add_argument("--calibration-faces", type=int, default=20,
-                   help="neutral posed photos used for the closed-loop gain calibration")
+    config_option(p, "--calibration-faces", RigJob, "calibration_faces",
+                  help="neutral posed photos used for the closed-loop gain calibration (default %(default)s)")
     p.add_argument("--cache", type=Path, default=None, help="folder keeping the measured landmarks")
     p.add_argument("-o", "--out", type=Path, required=True, help="output .safetensors")
     p.set_defaults(func=run)
 
 
-def _clips(paths: list[Path]) -> tuple[Path, ...]:
-    from reenact.errors import InputError
-
-    out = []
-    for path in paths:
-        if path.is_dir():
-            out += sorted(path.rglob("*.mp4"))
-        elif path.is_file():
-            out.append(path)
-        else:
-            raise InputError(f"clip or folder {path} does not exist")
-    return tuple(out)
-
-
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from reenact.errors import InputError
-    from reenact.io.files import atomic_output, check_writable
-    from reenact.training.rig_calibration import RigJob, run_fit
-
     check_writable(args.out)
     if args.out.suffix != ".safetensors":
         raise InputError(f"output {args.out} must end in .safetensors")
-    clips = _clips(args.clips)
+    clips = list_clips(args.clips)
     if not clips and args.posed is None:
         raise InputError("give --clips and/or --posed: the rig is fitted on same-person pairs")
     for folder in [*args.photos, *([args.posed] if args.posed else [])]:

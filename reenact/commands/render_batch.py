@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.commands.run import add_common_options, common_config, pick_device
+from tqdm import tqdm
+
+from reenact.au.targets import read_targets
+from reenact.commands.options import add_render_options, render_config
+from reenact.device import pick_device
+from reenact.io.files import check_writable_folder
+from reenact.pipelines import RenderBatchPipeline
+from reenact.pipelines.render_batch import check_out_dir, list_faces, parse_shard
+
+DESCRIPTION = ("Render each photo in FACES with each AU target in TARGETS into OUT_DIR, one PNG per pair, "
+               "and record every pair in OUT_DIR/manifest.jsonl (source, target AUs, output, face found or "
+               "why not). Resumable: a rerun skips finished pairs and redoes half-written ones. Split the "
+               "work over processes or machines with --shard K/N. See docs/reenact.md.")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "render-batch", help="render every face photo with every AU target (datasets)",
-        description="Render each photo in FACES with each AU target in TARGETS into OUT_DIR, one PNG "
-                    "per pair, and record every pair in OUT_DIR/manifest.jsonl (source, target AUs, "
-                    "output, face found or why not). Resumable: a rerun skips finished pairs and redoes "
-                    "half-written ones. Split the work over processes or machines with --shard K/N. "
-                    "See docs/reenact.md.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION
     p.add_argument("faces", type=Path, help="folder of photos, or a text file with one photo path per line")
     p.add_argument("targets", type=Path,
                    help="AU targets: CSV (name, preset, intensity, AU columns) or YAML/JSON list")
@@ -25,39 +30,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="render only faces K, K+N, K+2N, ... (0 <= K < N); one process per GPU/machine")
     p.add_argument("--crop", action="store_true",
                    help="write the 128x128 aligned face crop instead of the full photo")
-    add_common_options(p, video=False)
+    add_render_options(p, video=False)
     p.set_defaults(func=run)
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from reenact.io.files import check_writable_folder
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
-    from reenact.pipelines.render_batch import (
-        check_out_dir,
-        list_faces,
-        parse_shard,
-        read_targets,
-        render_batch,
-    )
-
     shard = parse_shard(args.shard)
-    config = PipelineConfig(**common_config(args))
+    config = render_config(args)
     faces = list_faces(args.faces)
     targets = read_targets(args.targets)
     check_out_dir(args.out_dir, faces, targets,
                   inputs={f"the FACES {'folder' if args.faces.is_dir() else 'list'}": args.faces,
                           "the TARGETS file": args.targets, "the --weights file": args.weights})
     check_writable_folder(args.out_dir)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
-    pipeline = pipeline.to(pick_device(args.device))
+    device = pick_device(args.device)
+    pipeline = RenderBatchPipeline.from_pretrained(args.weights, config, model=args.model).to(device)
     mine = len(range(shard[0], len(faces), shard[1]))
     with tqdm(total=mine * len(targets), unit="image", desc="render-batch", disable=args.quiet,
               dynamic_ncols=True) as bar:
-        summary = render_batch(pipeline, faces, targets, args.out_dir, shard=shard, crop=args.crop,
-                               progress=bar.update)
+        summary = pipeline(faces, targets, args.out_dir, shard=shard, crop=args.crop, progress=bar.update)
     if not args.quiet:
         print(f"{args.out_dir}: {summary.line()}")
     return 0

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import sys
+import threading
+import webbrowser
 
-from reenact.commands.run import add_max_pixels_option, pick_device
+import torch
+
+from reenact.commands.options import add_max_pixels_option
+from reenact.device import pick_device
 from reenact.errors import InputError
+from reenact.model.registry import DEFAULT_MODEL, MODELS, build_editor
+
+DESCRIPTION = ("Serve reenact studio on this machine and print its URL: upload a photo, move one slider per "
+               "Action Unit and see the face change, build an AU script, or reenact a driving video, all "
+               "with the CLI's own pipeline. Works offline; files live in a temporary folder that is deleted "
+               "when the page closes and at exit. See docs/studio.md.")
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    from reenact.model.registry import DEFAULT_MODEL, MODELS
-
-    p = sub.add_parser(
-        "studio", help="a local web page: AU sliders on a photo, AU scripts and driving videos",
-        description="Serve reenact studio on this machine and print its URL: upload a photo, move "
-                    "one slider per Action Unit and see the face change, build an AU script, or "
-                    "reenact a driving video, all with the CLI's own pipeline. Works offline; files "
-                    "live in a temporary folder that is deleted when the page closes and at exit. "
-                    "See docs/studio.md.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = DESCRIPTION
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to "
                         "the network, without authentication)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda ...")
     p.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
-                   help=f"face model (default {DEFAULT_MODEL})")
+                   help="face model (default %(default)s)")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="the model's weights (default: the registered ones)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
@@ -37,7 +41,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="only print the URL; do not open a browser")
     add_max_pixels_option(p)
     p.set_defaults(func=run)
-    return p
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -58,18 +61,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
+    try:  # here, not above: the studio extra is optional, and `reenact studio --help` works without it
         import uvicorn
 
-        from reenact.studio.app import create_app
+        from reenact.studio.app import LOCAL_HOSTS, create_app
         from reenact.studio.handlers import MB, Studio, StudioConfig
     except ModuleNotFoundError as exc:
         raise InputError(f"reenact studio needs {exc.name}; install the studio extra: "
                          "pip install -e '.[studio]'") from exc
-    import torch
-
-    from reenact.model.registry import build_editor
-
     if args.threads < 1 or args.max_upload_mb <= 0:
         raise InputError("--threads must be >= 1 and --max-upload-mb > 0")
     sock = _bind(args.host, args.port)  # before any work: a taken port fails at once
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         editor = build_editor(args.model, weights=args.weights).to(pick_device(args.device))
         studio = Studio(editor, StudioConfig(max_video_bytes=int(args.max_upload_mb * MB)))
-        url, allowed = _url(sock)
+        url, allowed = _url(sock, LOCAL_HOSTS)
         server = uvicorn.Server(uvicorn.Config(create_app(studio, allowed_hosts=allowed), log_level="warning",
                                                timeout_graceful_shutdown=3))
         print(f"reenact studio: {url}  (model {editor.name}; Ctrl-C stops it and deletes its temporary "
@@ -93,24 +92,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _url(sock: socket.socket) -> tuple[str, tuple[str, ...]]:
+def _url(sock: socket.socket, local_hosts: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """The page's URL and the Host names the app accepts (any, when listening on every address)."""
-    from reenact.studio.app import LOCAL_HOSTS
-
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
         return f"http://127.0.0.1:{port}/", ("*",)
     name = f"[{host}]" if ":" in host else host
-    return f"http://{name}:{port}/", (*LOCAL_HOSTS, host)
+    return f"http://{name}:{port}/", (*local_hosts, host)
 
 
 def _open_later(url: str) -> None:
     """Open the page in the desktop's browser, where there is a desktop (never a terminal browser)."""
-    import os
-    import sys
-    import threading
-    import webbrowser
-
     desktop = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     if sys.platform.startswith("linux") and not desktop:
         return

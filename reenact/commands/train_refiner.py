@@ -11,12 +11,26 @@ Training resumes from RUN/last.pt; Ctrl-C or SIGTERM saves a checkpoint first.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
+import torch
+from tqdm import tqdm
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-refiner", help="make paired warps of talking clips and train the refiner",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+from reenact.commands.options import config_option
+from reenact.errors import InputError
+from reenact.interrupt import Interrupted
+from reenact.io.video import list_clips
+from reenact.model.registry import load_registered_rig
+from reenact.model.warp_editor import WarpEditor
+from reenact.training.landmarks import LandmarkSet
+from reenact.training.refiner_data import PairConfig, build_dataset, save_pairs
+from reenact.training.refiner_train import RefinerTrainConfig, export_refiner, train_refiner
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = __doc__
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("data", nargs="?", type=Path, help="paired data (.npz from --make-data)")
     p.add_argument("-o", "--out", type=Path, help="run folder (training) or .npz (--make-data)")
     p.add_argument("--make-data", nargs="*", type=Path, metavar="CLIPS",
@@ -25,10 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", nargs="*", default=[], metavar="PREFIX", help="held-out clip name prefixes")
     p.add_argument("--only", nargs="*", default=[], metavar="PREFIX",
                    help="use only clips with these name prefixes (e.g. a held-out evaluation set)")
-    p.add_argument("--pairs-per-clip", type=int, default=320)
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--adversarial", type=float, default=0.0, help="weight of the critic (0: none)")
+    config_option(p, "--pairs-per-clip", PairConfig, "pairs_per_clip", help="(default %(default)s)")
+    config_option(p, "--steps", RefinerTrainConfig, "steps", help="(default %(default)s)")
+    config_option(p, "--batch-size", RefinerTrainConfig, "batch_size", help="(default %(default)s)")
+    config_option(p, "--adversarial", RefinerTrainConfig, "adversarial",
+                  help="weight of the critic (default %(default)s: none)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (1 is much faster on a CPU shared with other jobs)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "WEIGHTS"),
@@ -37,24 +52,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reenact.errors import InputError
-    from reenact.interrupt import Interrupted
-
     if args.export:
-        return _export(*args.export)
+        print(f"wrote {export_refiner(*args.export)}")
+        return 0
     if args.make_data is not None:
         return _make_data(args)
     if args.data is None or args.out is None:
         raise InputError("give DATA and -o RUN (or --make-data / --export)")
     if not args.data.is_file():
         raise InputError(f"paired data {args.data} does not exist; make it with --make-data")
-    from dataclasses import replace
-
-    from reenact.training.refiner_train import RefinerTrainConfig, train_refiner
-
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
     config = replace(RefinerTrainConfig(), steps=args.steps, batch_size=args.batch_size,
                      adversarial=args.adversarial, au_loss=0.1 * args.adversarial)
@@ -68,44 +75,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
-
-    from reenact.commands.fit_rig import _clips
-    from reenact.errors import InputError
-    from reenact.io.files import atomic_output
-    from reenact.model.registry import load_registered_rig
-    from reenact.model.warp_editor import WarpEditor
-    from reenact.training.landmarks import LandmarkSet
-    from reenact.training.refiner_data import PairConfig, build_dataset
-
     if args.landmarks is None or args.out is None:
         raise InputError("--make-data needs --landmarks (fit-rig's clips.npz) and -o OUT.npz")
     data = LandmarkSet.load(args.landmarks)
-    clips = _clips(args.make_data)
+    clips = list_clips(args.make_data)
     if args.only:
         clips = tuple(c for c in clips if any(c.stem.startswith(o) for o in args.only))
     editor = WarpEditor(load_registered_rig())
     with tqdm(desc="pairing clips", unit="clip") as bar:
-        ds = build_dataset(clips, data, editor=editor, exclude=tuple(args.exclude),
-                           config=PairConfig(pairs_per_clip=args.pairs_per_clip), progress=bar.update)
-    with atomic_output(args.out) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **ds)
-    print(f"wrote {len(ds['crops'])} pairs from {len(ds['clip_names'])} clips to {args.out}")
-    return 0
-
-
-def _export(run_dir: Path, weights: Path) -> int:
-    import shutil
-
-    from reenact.errors import InputError
-    from reenact.model.refiner import load_refiner
-
-    src = run_dir / "refiner.safetensors"
-    if not src.is_file():
-        raise InputError(f"{src} does not exist; train the run to its end first")
-    load_refiner(src)  # a readable refiner
-    shutil.copyfile(src, weights)
-    print(f"wrote {weights}")
+        pairs = build_dataset(clips, data, editor=editor, exclude=tuple(args.exclude),
+                              config=PairConfig(pairs_per_clip=args.pairs_per_clip), progress=bar.update)
+    save_pairs(pairs, args.out)
+    print(f"wrote {len(pairs['crops'])} pairs from {len(pairs['clip_names'])} clips to {args.out}")
     return 0

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from reenact.errors import InputError
+from reenact.errors import InputError, NoFaceError
+from reenact.eval.geometry import FaceLandmarks68
+from reenact.eval.identity import identity_available
 from reenact.eval.measure import IdentityMeter
-from reenact.eval.render import ModelSpec, RecordingEditor, load_editor, pipeline_for
+from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec, RecordingEditor, load_editor, pipeline_for
 from reenact.eval.sources import (
     ASTRONAUT,
     DEFAULT_SOURCES,
@@ -31,8 +33,11 @@ from reenact.eval.sources import (
 )
 from reenact.eval.targets import EvalConfig, MeterFactory, TargetEvaluation, evaluate_targets
 from reenact.eval.videos import VideoEvaluation, clip_reference, evaluate_videos
+from reenact.face.tracking import FaceTracker
 from reenact.model.editor import FaceEditor
-from reenact.pipelines.reenact_video import PipelineConfig
+from reenact.model.registry import DEFAULT_MODEL, MODELS, registered_generator_path
+from reenact.pipelines import PipelineConfig
+from reenact.weights import load_manifest, sha256_of
 
 ProgressFn = Callable[[int], None]
 #: The do-nothing model: always a row of a comparison.
@@ -69,25 +74,48 @@ def with_reference_row(models: Sequence[ModelSpec]) -> list[ModelSpec]:
     return [NONE] + rest
 
 
-def _landmarks(enabled: bool):
-    from reenact.eval.identity import identity_available
+def model_specs(models: Sequence[str] | None, weights: Sequence[str] | None = None) -> list[ModelSpec]:
+    """The models to compare, do-nothing first: registry names (default: the default model), the
+    ganimation model once per weights (paths, weights/manifest.json names or ``random``).
 
+    Raises:
+        InputError: an unknown model name, or weights that are neither a file nor a name.
+    """
+    names = list(models or [DEFAULT_MODEL])
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if weights and "ganimation" not in names:
+        names.append("ganimation")
+    specs = []
+    for name in names:
+        if name != "ganimation" or not weights:
+            specs.append(ModelSpec(name))
+            continue
+        for w in weights:
+            if not Path(w).exists() and w != RANDOM_WEIGHTS and w not in load_manifest():
+                raise InputError(f"weights {w} not found; give a .safetensors path or a manifest name")
+            label = "ganimation:random" if w == RANDOM_WEIGHTS else f"ganimation:{Path(w).stem}"
+            specs.append(ModelSpec(name, w, label))
+    titles = [s.title for s in specs]
+    specs = [replace(s, label=f"{s.title}#{titles[:k].count(s.title) + 1}")  # two files of one name
+             if titles.count(s.title) > 1 else s for k, s in enumerate(specs)]
+    return with_reference_row(specs)
+
+
+def _landmarks(enabled: bool):
     if not (enabled and identity_available()):
         return None
-    from reenact.eval.geometry import FaceLandmarks68
 
     return FaceLandmarks68()
 
 
 def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: PipelineConfig) -> dict:
     """Name, weights (with sha256), device and precision of a model, for its report rows."""
-    from reenact.weights import sha256_of
-
     info = {"model": spec.name, "label": spec.title, "device": str(recorder.device),
             "precision": pipeline_for(recorder, pipeline_config).precision}
     weights = spec.weights
     if weights is None and spec.name == "ganimation":
-        from reenact.pipelines.reenact_video import registered_generator_path
 
         weights = str(registered_generator_path())
     if weights is not None:
@@ -108,7 +136,6 @@ def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig) -> lis
                              crop_size=config.crop_size)
         face = meters.tracker.detect(ref.frames[0])
         if face is None:
-            from reenact.errors import NoFaceError
 
             raise NoFaceError(f"no face in frame 0 of {path}; self-reenactment needs a clip that "
                               "starts on a face")
@@ -125,8 +152,6 @@ def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
     Raises:
         InputError / WeightsError / NoFaceError / VideoReadError: bad models, sources or clips.
     """
-    from reenact.face.tracking import FaceTracker
-
     if not models:
         raise InputError("no model to evaluate")
     recorders = [(spec, RecordingEditor(load_editor(spec, device=device))) for spec in models]
@@ -152,8 +177,6 @@ def evaluate_editor(editor: FaceEditor, sources: Sequence[str] = DEFAULT_SOURCES
                     ) -> TargetEvaluation:
     """One built editor on the AU targets (the trainer's periodic evaluation): its
     ``TargetEvaluation`` (``summarize_targets`` gives the summary dict, ``write_report`` the files)."""
-    from reenact.face.tracking import FaceTracker
-
     recorder = RecordingEditor(editor)
     with FaceTracker() as tracker:
         meters = MeterFactory(tracker, IdentityMeter(config.identity), _landmarks(config.geometry))

@@ -1,8 +1,9 @@
 """Rendering for the harness: any registered face model, through the pipeline users run.
 
-The harness never has a render loop of its own: targets go through ``ReenactPipeline.render``
-(``reenact animate``'s step 6) and driving clips through ``ReenactPipeline.__call__`` (``reenact
-VIDEO``), with the pipeline's precision (bf16 where the CPU has it), batch size and paste-back.
+The harness never has a render loop of its own: targets go through the pipelines' ``render``
+step (the one render loop, ``reenact.render.renderer``) and driving clips through
+``ReenactPipeline.__call__`` (``reenact SOURCE DRIVER OUT``), with the pipeline's precision (bf16
+where the CPU has it), batch size and paste-back.
 A ``RecordingEditor`` between the pipeline and the model keeps what the frames do not show: the
 model's attention and the prepared face's paste mask.
 """
@@ -17,7 +18,11 @@ import torch
 
 from reenact.errors import InputError
 from reenact.model.editor import EditedBatch, FaceEditor, PreparedFace, SourceFace
-from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+from reenact.model.ganimation import GanimationEditor
+from reenact.model.generator import Generator
+from reenact.model.registry import build_editor
+from reenact.pipelines import PipelineConfig, ReenactPipeline
+from reenact.weights import fetch, load_manifest
 
 #: ``--weights random``: an untrained paper-sized GANimation G (plumbing checks only).
 RANDOM_WEIGHTS = "random"
@@ -45,19 +50,14 @@ def load_editor(spec: ModelSpec, *, device: str = "cpu") -> FaceEditor:
     Raises:
         InputError: unknown model. WeightsError: weights missing or unreadable.
     """
-    from reenact.model.registry import build_editor
-
     weights = spec.weights
     if weights == RANDOM_WEIGHTS:
         if spec.name != "ganimation":
             raise InputError(f"--weights random is for the ganimation model, not {spec.name!r}")
-        from reenact.model.ganimation import GanimationEditor
-        from reenact.model.generator import Generator
 
         torch.manual_seed(0)
         return GanimationEditor(Generator().eval()).to(device)
     if weights is not None and not os.path.exists(weights):
-        from reenact.weights import fetch, load_manifest
 
         if weights in load_manifest():
             weights = str(fetch(weights, quiet=True))
@@ -106,7 +106,6 @@ class RecordingEditor:
         if name == "editor":  # not set yet (copy, unpickling): no recursion
             raise AttributeError(name)
         return getattr(self.editor, name)
-
 
     def attention_values(self) -> np.ndarray | None:
         """(N, S, S) attention of every frame since ``reset()``, or None for models without."""

@@ -12,17 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import numpy as np
+from PIL import Image
 
 from reenact.errors import InputError
-from reenact.eval.geometry import FaceGeometry, geometry_checks
+from reenact.eval.geometry import FaceGeometry, geometry_checks, square_window
 from reenact.eval.image_metrics import FaceQuality, psnr
 from reenact.eval.measure import SourceMeter, measure_aus
 from reenact.eval.metrics import AttentionStats, SeamStats, attention_stats, seam_stats
 from reenact.eval.render import RecordingEditor, pipeline_for
 from reenact.eval.sources import EvalSource, EvalTarget
+from reenact.io.sinks import MemorySink
 from reenact.model.editor import PreparedFace
 
 ProgressFn = Callable[[int], None]
@@ -124,10 +125,6 @@ def paste_seam(frame: np.ndarray, source: np.ndarray, prepared: PreparedFace, ba
 
 def face_cell(image: np.ndarray, box, size: int, *, zoom: float = 1.7) -> np.ndarray:
     """A (size, size, 3) uint8 contact-sheet cell: the square around ``box`` (zoom x its side)."""
-    from PIL import Image
-
-    from reenact.eval.geometry import square_window
-
     part = square_window(image, box, zoom, pad="constant")[0]
     return np.asarray(Image.fromarray(part).resize((size, size), Image.Resampling.LANCZOS))
 
@@ -146,7 +143,7 @@ def evaluate_source(recorder: RecordingEditor, source: EvalSource, targets: Sequ
     requested = _requested(targets, src.aus)
     recorder.reset()
     t0 = time.perf_counter()
-    frames = pipe.render(src, requested, Fraction(1))
+    frames = pipe.render(src, requested, MemorySink())
     render_s = time.perf_counter() - t0
     attention = recorder.attention_values()
     windows = [meter.window(f) for f in frames]

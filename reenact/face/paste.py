@@ -25,8 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import kornia.geometry.transform as KT
 import numpy as np
 import torch
+from kornia.filters import gaussian_blur2d
+from scipy.special import ndtr
 
 from reenact.errors import InputError
 from reenact.face.align import Alignment, warp_to_crop
@@ -81,8 +84,6 @@ def face_region(landmarks: np.ndarray, image_size: tuple[int, int], alignment: A
         The region; its mask is ``Phi((d + grow) / sigma)`` with d the signed distance to the
         face-oval polygon (positive inside) and Phi the normal CDF, set to exactly 0 below 1/1024.
     """
-    from scipy.special import ndtr
-
     h, w = image_size
     oval = np.asarray(landmarks, np.float64)[list(FACE_OVAL), :2]
     size = face_size(landmarks)
@@ -158,8 +159,6 @@ def paste_back(source_region: torch.Tensor, mask: torch.Tensor, color: torch.Ten
     Returns:
         (B, 3, h, w) float in [0, 1].
     """
-    import kornia.geometry.transform as KT
-
     b = color.shape[0]
     h, w = source_region.shape[-2:]
     color01 = (color.float() + 1.0) * 0.5
@@ -240,8 +239,6 @@ def make_face_crop(source: torch.Tensor, alignment: Alignment, *, antialias: boo
     With ``antialias`` the photo is first blurred by a Gaussian matched to the downscale factor,
     so that a large face does not alias when it is sampled down to 128 pixels.
     """
-    from kornia.filters import gaussian_blur2d
-
     scale = alignment.scale  # crop pixels per photo pixel
     m = torch.from_numpy(alignment.frame_to_crop).float()[None]
     x0, y0, x1, y1 = _crop_footprint(alignment, source.shape[-2:])
@@ -268,42 +265,3 @@ def _crop_footprint(alignment: Alignment, image_size) -> tuple[int, int, int, in
     x1 = int(np.clip(np.ceil(pts[:, 0].max() + margin) + 1, x0 + 1, w))
     y1 = int(np.clip(np.ceil(pts[:, 1].max() + margin) + 1, y0 + 1, h))
     return x0, y0, x1, y1
-
-
-def seam_score(output: np.ndarray, source: np.ndarray, mask: np.ndarray, *,
-               band: tuple[float, float] = (0.2, 0.8)) -> dict[str, float]:
-    """Numeric seam check along the mask's feathered edge.
-
-    Args:
-        output: (H, W, 3) uint8 pasted frame (or the region).
-        source: (H, W, 3) uint8 source photo (same area).
-        mask: (H, W) float mask in [0, 1] (same area).
-        band: mask values that define the edge band.
-
-    Returns:
-        ``gradient_ratio``: mean gradient magnitude of the output over the band divided by the
-        source's (1.0 = the paste adds no edge; a hard seam gives clearly more than 1);
-        ``max_step``: the 90th percentile, over the band, of the gradient magnitude of
-        (output - source), low-passed with a 1.5 px Gaussian, in 0..255 levels per pixel (a
-        colour step at the mask border shows up as a large value);
-        ``band_pixels``: how many pixels the band has.
-    """
-    from scipy.ndimage import gaussian_filter
-
-    out = output.astype(np.float32).mean(-1)
-    src = source.astype(np.float32).mean(-1)
-    sel = (mask > band[0]) & (mask < band[1])
-    if not sel.any():
-        return {"gradient_ratio": 1.0, "max_step": 0.0, "band_pixels": 0}
-
-    def grad(img: np.ndarray) -> np.ndarray:
-        gy, gx = np.gradient(img)
-        return np.hypot(gx, gy)
-
-    # the difference is low-passed first so that detail G did not reproduce (texture) does not
-    # count as a step; a seam is a step that survives the blur
-    g_out, g_src = grad(out), grad(src)
-    g_diff = grad(gaussian_filter(out - src, 1.5))
-    ratio = float(g_out[sel].mean() / max(g_src[sel].mean(), 1e-6))
-    return {"gradient_ratio": ratio, "max_step": float(np.percentile(g_diff[sel], 90)),
-            "band_pixels": int(sel.sum())}

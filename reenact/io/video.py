@@ -14,20 +14,17 @@ Conventions:
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
 
+import av
 import numpy as np
 
-from reenact.errors import VideoReadError
+from reenact.errors import InputError, VideoReadError
 from reenact.io.images import is_image_path
-
-T = TypeVar("T")
+from reenact.io.streams import prefetched
 
 # Codecs that decord 0.6 cannot decode (it fails or crashes on them); PyAV reads them.
 _DECORD_UNSUPPORTED = ("av1",)
@@ -86,8 +83,6 @@ def _check_path(path: str | os.PathLike) -> Path:
 
 
 def _open_container(path: Path):
-    import av
-
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -107,8 +102,6 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     Raises:
         VideoReadError: missing file, not a video, no video stream, or no decodable frame.
     """
-    import av
-
     path = _check_path(path)
     with _open_container(path) as container:
         if not container.streams.video:
@@ -186,8 +179,6 @@ def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterat
 
 def _pyav_chunks(info: VideoInfo, chunk_size: int, skip: int = 0) -> Iterator[np.ndarray]:
     """PyAV decoding; the first ``skip`` frames are decoded and dropped."""
-    import av
-
     k = info.rotation // 90
     chunk: list[np.ndarray] = []
     with _open_container(info.path) as container:
@@ -278,46 +269,6 @@ def iter_frames(path: str | os.PathLike, *, chunk_size: int = 32, info: VideoInf
     return prefetched(chunks, prefetch)
 
 
-_DONE = object()
-
-
-def prefetched(chunks: Iterable[T], depth: int) -> Iterator[T]:
-    """Run an iterator in a daemon thread, ``depth`` items ahead (bounded memory); errors
-    re-raise in the caller, and closing the generator stops the thread."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for chunk in chunks:
-                if not put(chunk):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put(exc)
-
-    thread = threading.Thread(target=work, name="reenact-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5.0)
 
 
 def read_all_frames(path: str | os.PathLike, *, max_frames: int | None = None) -> np.ndarray:
@@ -362,3 +313,20 @@ def read_frames(path: str | os.PathLike, indices: list[int] | tuple[int, ...]) -
     if missing:
         raise VideoReadError(f"{path} has {start} frames; frame {missing[0]} does not exist")
     return np.stack([kept[int(i)] for i in indices]) if len(indices) else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+def list_clips(paths: Iterable[str | os.PathLike]) -> tuple[Path, ...]:
+    """Clips given as files or folders of them (searched recursively for .mp4, sorted).
+
+    Raises:
+        InputError: a path that does not exist.
+    """
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(path.rglob("*.mp4"))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"clip or folder {path} does not exist")
+    return tuple(out)

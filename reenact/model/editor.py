@@ -1,8 +1,8 @@
 """The face-editor interface: a source face + target AUs (+ optional motion) -> edited pixels.
 
 Every model of reenact (GANimation's repainting generator, the warp-guided model, the do-nothing
-reference) is a ``FaceEditor``. The pipeline, the batch renderer and the evaluation harness all
-render through ``render_batches`` with one, so they all run exactly the same code path.
+reference) is a ``FaceEditor``. The pipelines and the evaluation harness all render through
+``reenact.render.renderer.render_frames`` with one, so they all run exactly the same code path.
 
 An editor works on a ``SourceFace`` in two steps:
 
@@ -21,7 +21,6 @@ of the box (x0, y0, x1, y1) (x1/y1 exclusive); every pixel outside the box is th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -119,24 +118,6 @@ class FaceEditor(Protocol):
 
     def edit(self, prepared: PreparedFace, targets: np.ndarray, *, motion: np.ndarray | None = None,
              precision: str = "fp32") -> EditedBatch: ...
-
-
-def render_batches(editor: FaceEditor, prepared: PreparedFace, targets: np.ndarray, *,
-                   batch_size: int, motion: np.ndarray | None = None, precision: str = "fp32",
-                   check_stop=None) -> Iterator[tuple[int, EditedBatch]]:
-    """Edit ``targets`` (T, 23) in batches: yields (start row, EditedBatch) in order.
-
-    The one render loop of reenact (pipeline, animate, render-batch and eval all use it).
-    ``motion`` (T, 478, 3) or None is sliced with the targets; ``check_stop()`` runs before each
-    batch (the CLI's interrupt flag).
-    """
-    targets = np.asarray(targets, np.float32)
-    for start in range(0, len(targets), batch_size):
-        if check_stop is not None:
-            check_stop()
-        sl = slice(start, start + batch_size)
-        yield start, editor.edit(prepared, targets[sl], motion=None if motion is None else motion[sl],
-                                 precision=precision)
 
 
 class IdentityEditor:

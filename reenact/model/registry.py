@@ -16,16 +16,37 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from reenact.errors import InputError
+from reenact.errors import InputError, WeightsError
 from reenact.face.paste import PasteConfig
 from reenact.model.editor import FaceEditor, IdentityEditor
+from reenact.model.ganimation import GanimationEditor
+from reenact.model.generator import load_generator
+from reenact.model.refiner import load_refiner
+from reenact.model.rig import AURig, load_rig
+from reenact.model.warp_editor import WarpEditor
+from reenact.weights import MANIFEST_PATH, fetch, load_manifest
+
+
+def registered_generator_path() -> Path:
+    """Local path of the trained GANimation generator registered in weights/manifest.json.
+
+    Raises:
+        WeightsError: no generator is registered, or it cannot be fetched and verified.
+    """
+    names = sorted(n for n, e in load_manifest().items()
+                   if e.file.endswith(".safetensors") and n.startswith("generator"))
+    if not names:
+        raise WeightsError(f"no trained generator is registered in {MANIFEST_PATH}; pass --weights PATH")
+    preferred = sorted(names, key=lambda n: (n != "generator", n))[0]  # "generator" first
+    return fetch(preferred, quiet=True)
+
+
+def load_registered_rig(rig: str | os.PathLike | None = None) -> AURig:
+    """The AU rig at ``rig``, or the registered one."""
+    return load_rig(Path(rig) if rig is not None else fetch("rig", quiet=True))
 
 
 def _ganimation(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
-    from reenact.model.ganimation import GanimationEditor
-    from reenact.model.generator import load_generator
-    from reenact.pipelines.reenact_video import registered_generator_path
-
     path = Path(weights) if weights is not None else registered_generator_path()
     return GanimationEditor(load_generator(path), paste)
 
@@ -34,25 +55,11 @@ def _none(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEdi
     return IdentityEditor()
 
 
-def load_registered_rig(rig: str | os.PathLike | None = None):
-    """The AU rig at ``rig``, or the registered one."""
-    from reenact.model.rig import load_rig
-    from reenact.weights import fetch
-
-    return load_rig(Path(rig) if rig is not None else fetch("rig", quiet=True))
-
-
 def _warp(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
-    from reenact.model.warp_editor import WarpEditor
-
     return WarpEditor(load_registered_rig(rig))
 
 
 def _warp_refiner(weights: str | os.PathLike | None, paste: PasteConfig, rig) -> FaceEditor:
-    from reenact.model.refiner import load_refiner
-    from reenact.model.warp_editor import WarpEditor
-    from reenact.weights import fetch
-
     refiner = load_refiner(Path(weights) if weights is not None else fetch("refiner", quiet=True))
     return WarpEditor(load_registered_rig(rig), refiner=refiner)
 

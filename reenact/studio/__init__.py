@@ -4,6 +4,6 @@
   the same editor and pipeline steps as the CLI.
 - ``sessions``: per-page sessions (a temporary folder each, files by opaque id only).
 - ``jobs``: one render at a time per process, a queue with positions and progress.
-- ``render``: the script and video renders a job runs (``ReenactPipeline.animate`` / ``__call__``).
+- ``render``: the script and video renders a job runs (``AnimatePipeline`` / ``ReenactPipeline``).
 - ``app``: the Starlette app (a static page and JSON/binary endpoints); ``reenact studio`` runs it.
 """

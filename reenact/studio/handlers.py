@@ -10,6 +10,7 @@ opaque ids only: no path from the client reaches the file system.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,15 @@ import numpy as np
 
 from reenact.au.space import COND_NAMES, TABLE_AU_NAMES
 from reenact.errors import ImageReadError, InputError, NoFaceError, ReenactError, VideoReadError
-from reenact.io.images import IMAGE_SUFFIXES
+from reenact.io.images import IMAGE_SUFFIXES, load_image
+from reenact.io.video import probe_video
 from reenact.model.editor import FaceEditor
-from reenact.pipelines.reenact_video import PipelineConfig
+from reenact.pipelines import PipelineConfig
 from reenact.studio import assets
 from reenact.studio.errors import NotFoundError
 from reenact.studio.jobs import JobContext, JobQueue
 from reenact.studio.photo import FaceBox, PhotoEdit, find_faces
+from reenact.studio.render import VideoOptions, render_script, render_video
 from reenact.studio.sessions import Session, SessionStore, StoredFile
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
@@ -117,8 +120,6 @@ class Studio:
 
     def upload_photo(self, sid: str, data: bytes, name: str) -> dict:
         """A photo upload: read it (pixel limit), find its faces, prepare the largest one."""
-        from reenact.io.images import load_image
-
         session = self.sessions.get(sid)
         path = session.new_path(_suffix(name, IMAGE_SUFFIXES, ".img"))
         path.write_bytes(data)
@@ -249,8 +250,6 @@ class Studio:
                 "values": np.round(script.values[:, cols], 4).tolist()}
 
     def render_script(self, sid: str, body: dict) -> dict:
-        from reenact.studio.render import render_script
-
         session = self.sessions.get(sid)
         script = session.file(str(body.get("script", "")))
         if script.role != "script":
@@ -275,8 +274,6 @@ class Studio:
         return self._set_video(session, path, Path(name).name or "video")
 
     def example_video(self, sid: str, name: str) -> dict:
-        import shutil
-
         session = self.sessions.get(sid)
         source = assets.example_video(name)
         path = session.new_path(".mp4", name=source.name)
@@ -284,8 +281,6 @@ class Studio:
         return self._set_video(session, path, name)
 
     def _set_video(self, session: Session, path: Path, name: str) -> dict:
-        from reenact.io.video import probe_video
-
         try:
             info = probe_video(path)
         except VideoReadError as exc:
@@ -298,9 +293,6 @@ class Studio:
                 "width": info.width, "height": info.height}
 
     def render_video(self, sid: str, body: dict) -> dict:
-        from reenact.io.video import probe_video
-        from reenact.studio.render import VideoOptions, render_video
-
         session = self.sessions.get(sid)
         session.photo()
         driver = session.file(str(body.get("video", "")))

@@ -1,9 +1,9 @@
 """Edit one photo with one AU row: the studio's slider path, as a library function.
 
-The face is found and aligned with ``ReenactPipeline.prepare_source`` (the CLI's face choice:
+The face is found and aligned with the pipelines' ``prepare_source`` (the CLI's face choice:
 the largest face, or the k-th from the left) and prepared once with ``editor.prepare``; every
 slider change is then one ``editor.edit`` of a single target row, exactly the call the CLI's
-render loop (``render_batches``) makes per batch.
+render loop (``reenact.render.renderer.render_batches``) makes per batch.
 
 AU rows follow ``reenact.au.space.TABLE_AU_NAMES`` (23 values in [0, 1]). Slider values are named
 (``{"AU12_L": 0.4, "AU26": 0.2}``); in relative mode they are changes in [-1, 1] added to the
@@ -21,7 +21,7 @@ from reenact.au.space import SIDED_AUS, TABLE_AU_NAMES, sync_bilateral
 from reenact.errors import InputError
 from reenact.face.tracking import FaceTracker, TrackerConfig
 from reenact.model.editor import FaceEditor, PreparedFace, SourceFace
-from reenact.pipelines.reenact_video import PipelineConfig, ReenactPipeline
+from reenact.pipelines.base import Pipeline, PipelineConfig
 
 _INDEX = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 
@@ -83,7 +83,7 @@ class PhotoEdit:
     def __init__(self, editor: FaceEditor, image: np.ndarray, *, face_index: int | None = None,
                  config: PipelineConfig = PipelineConfig()):
         config = replace(config, tracker=replace(config.tracker, face_index=face_index))
-        self.pipeline = ReenactPipeline(editor, config)
+        self.pipeline = Pipeline(editor, config)
         self.editor = editor
         self.face_index = face_index
         self.source: SourceFace = self.pipeline.prepare_source(_checked(image))

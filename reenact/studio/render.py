@@ -1,7 +1,7 @@
 """The renders a studio job runs: an AU script or a driving video on the session's photo.
 
-Both run the CLI's own pipeline calls (``ReenactPipeline.animate`` as ``reenact animate``,
-``ReenactPipeline.__call__`` as ``reenact SOURCE DRIVER OUT``). Progress and cancellation come
+Both run the CLI's own pipelines (``AnimatePipeline`` as ``reenact animate``,
+``ReenactPipeline`` as ``reenact SOURCE DRIVER OUT``). Progress and cancellation come
 from swapping two of the pipeline's components for thin wrappers: the editor
 (``ProgressEditor``: counts rendered frames) and the driver's AU extractor (counts tracked
 frames); both poll the job's ``check`` so a cancelled job stops at its next batch or chunk, and
@@ -16,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.au.script import load_script
+from reenact.au.tables import write_au_table
 from reenact.face.tracking import TrackerConfig
+from reenact.io.video import probe_video
 from reenact.model.editor import FaceEditor
-from reenact.pipelines.reenact_video import PipelineConfig, ReenactOutput, ReenactPipeline
+from reenact.pipelines import AnimatePipeline, PipelineConfig, ReenactOutput, ReenactPipeline
 from reenact.render.transfer import TransferConfig
 from reenact.studio.jobs import JobContext
 
@@ -88,12 +91,10 @@ def _counted(chunks: Iterable[np.ndarray], ctx: JobContext, total: int, span: fl
 def render_script(ctx: JobContext, editor: FaceEditor, image: np.ndarray, *, face_index: int,
                   script: Path, out: Path, config: PipelineConfig = PipelineConfig()) -> ReenactOutput:
     """``reenact animate PHOTO SCRIPT OUT`` on an in-memory photo, with progress."""
-    from reenact.au.script import load_script
-
     loaded = load_script(script)
     cfg = replace(config, tracker=TrackerConfig(face_index=face_index))
-    pipeline = ReenactPipeline(ProgressEditor(editor, ctx, len(loaded)), cfg)
-    return pipeline.animate(image, loaded.values, loaded.fps, out, relative=loaded.relative)
+    pipeline = AnimatePipeline(ProgressEditor(editor, ctx, len(loaded)), cfg)
+    return pipeline(image, loaded.values, loaded.fps, out, relative=loaded.relative)
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,6 @@ def render_video(ctx: JobContext, editor: FaceEditor, image: np.ndarray, *, face
                  config: PipelineConfig = PipelineConfig()) -> ReenactOutput:
     """``reenact PHOTO DRIVER OUT --plot`` on an in-memory photo, with progress; the driver's AU
     table (as ``reenact aus`` writes it) goes to ``table``."""
-    from reenact.au.tables import write_au_table
-    from reenact.io.video import probe_video
-
     info = probe_video(driver)
     total = min(info.n_frames, options.max_frames or info.n_frames)
     cfg = options.config(face_index, config)

@@ -1,4 +1,4 @@
-"""Training batches from a prepared data set (``reenact.training.prepare``).
+"""Training batches from a prepared data set (``reenact.training.prepare``, ``reenact.training.shards``).
 
 A batch holds real faces (B, 3, S, S) in [-1, 1], their own conditioning vectors (B, 20) and
 target conditioning vectors (B, 20), both in [0, 1] (``reenact.au.space.COND_NAMES``):
@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from reenact.au.space import COND_FLIP, COND_NAMES, SIDED_AUS, table_to_cond
+from reenact.errors import InputError
+from reenact.training.shards import load_manifest, read_shard
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,6 @@ class FaceShards:
     def load(cls, dataset: str | Path, *, held_out: bool = False,
              include_held_out: bool = False) -> FaceShards:
         """Faces of a data set: the training faces, or (held_out=True) only the held-out ones."""
-        from reenact.training.prepare import load_manifest, read_shard
-
         dataset = Path(dataset)
         manifest = load_manifest(dataset)
         samples = [s for s in manifest["samples"]
@@ -95,7 +95,6 @@ class BatchSampler:
 
     def __init__(self, faces: FaceShards, config: DataConfig = DataConfig(), *, seed: int = 0):
         if len(faces) == 0:
-            from reenact.errors import InputError
 
             raise InputError("the data set has no training faces; prepare more photos")
         self.faces = faces

@@ -5,35 +5,30 @@ Every face is cut with exactly the crop used at inference (``reenact.face.align.
 the detection in the (possibly upscaled) original photo, so training labels and inference AUs come
 from the same measurement.
 
-Data set layout (a folder):
-- ``shard-00000.npy`` ...: uint8 arrays (n, S, S, 3) RGB crops, ``SHARD_SIZE`` faces each; or,
-  packed for transfer (``repack_jpeg``), ``shard-00000.jpg.npz`` holding the JPEG files of the
-  crops concatenated (``data`` uint8) and their ``offsets`` (n + 1,), ~4 KB a face.
-- ``manifest.json``: ``{"format", "crop_size", "au_names", "n", "shards", "samples": [...],
-  "held_out_identities", "skipped"}``; each sample: file (relative to its input folder), dataset,
-  identity, shard, index, held_out, aus (23 values in ``TABLE_AU_NAMES`` order, [0, 1]).
-- ``au_histogram.png``: per-AU histogram of the labels.
+``prepare_dataset`` is the whole ``reenact prepare-data`` job: every photo of the input folders
+detected, filtered (too dark, no face, too small, turned too far), cropped, labelled and written
+by ``reenact.training.shards.ShardWriter`` (the data set's layout is described there).
 """
 
 from __future__ import annotations
 
-import json
+import os
 import random
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from reenact.au.blendshapes import aus_from_face, interocular
-from reenact.au.space import TABLE_AU_NAMES
+from reenact.errors import ImageReadError, InputError, OutputError
 from reenact.face.align import align_face, warp_to_crop
-from reenact.face.tracking import FaceObservation
-
-MANIFEST_FORMAT = "reenact-dataset-v1"
-SHARD_SIZE = 4096
+from reenact.face.tracking import FaceObservation, FaceTracker, TrackerConfig
+from reenact.io.files import is_inside
+from reenact.io.images import IMAGE_SUFFIXES, load_image
+from reenact.training.shards import ShardWriter
 
 
 @dataclass(frozen=True)
@@ -94,8 +89,6 @@ def upscale_small(image: np.ndarray, min_side: int) -> np.ndarray:
     h, w = image.shape[:2]
     if min(h, w) >= min_side:
         return image
-    from PIL import Image
-
     s = min_side / min(h, w)
     size = (round(w * s), round(h * s))
     return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
@@ -129,169 +122,94 @@ def prepare_face(image: np.ndarray, face: FaceObservation, config: PrepareConfig
                         aus=aus_from_face(face).astype(np.float32), pose=face.pose)
 
 
-def choose_held_out(identities: Sequence[tuple[str, int]], config: PrepareConfig) -> list[str]:
-    """Identities kept out of training.
-
-    Args:
-        identities: (identity key, identity_chars of its folder) for every kept face.
-
-    Returns:
-        ``held_out_prefixed`` identities from each folder with performer keys (e.g. 3 TFEID
-        performers), plus a random ``held_out_fraction`` of all other identities; sorted.
-    """
-    rng = random.Random(config.seed)
-    unique = sorted(set(identities))
-    held: set[str] = set()
-    by_folder: dict[str, list[str]] = {}
-    for key, chars in unique:
-        if chars:
-            by_folder.setdefault(key.split(":", 1)[0], []).append(key)
-    for keys in by_folder.values():
-        held.update(rng.sample(keys, min(config.held_out_prefixed, max(len(keys) - 1, 0))))
-    rest = [k for k, chars in unique if not chars]
-    held.update(rng.sample(rest, round(config.held_out_fraction * len(rest))))
-    return sorted(held)
+#: (the photo's input folder, the photo): one photo to prepare.
+PhotoJob = tuple[SourceFolder, Path]
 
 
-@dataclass
-class ShardWriter:
-    """Collects prepared faces and writes shards + manifest into a data set folder."""
-
-    out_dir: Path
-    config: PrepareConfig
-    jpeg_quality: int = 0  # 0: raw uint8 .npy shards; else JPEG-packed shards at this quality
-    samples: list[dict] = field(default_factory=list)
-    skipped: Counter = field(default_factory=Counter)
-    _crops: list[np.ndarray] = field(default_factory=list)
-    _shards: list[str] = field(default_factory=list)
-
-    def add(self, face: PreparedFace, *, file: str, dataset: str, identity: str, chars: int) -> None:
-        self.samples.append({
-            "file": file, "dataset": dataset, "identity": identity, "identity_chars": chars,
-            "shard": len(self._shards), "index": len(self._crops),
-            "pose": [round(float(p), 2) for p in face.pose],
-            "aus": [round(float(a), 4) for a in face.aus],
-        })
-        self._crops.append(face.crop)
-        if len(self._crops) == SHARD_SIZE:
-            self._flush()
-
-    def skip(self, reason: str) -> None:
-        self.skipped[reason] += 1
-
-    def _flush(self) -> None:
-        if not self._crops:
-            return
-        if self.jpeg_quality:
-            name = f"shard-{len(self._shards):05d}.jpg.npz"
-            write_jpeg_shard(self.out_dir / name, np.stack(self._crops), self.jpeg_quality)
-        else:
-            name = f"shard-{len(self._shards):05d}.npy"
-            np.save(self.out_dir / name, np.stack(self._crops))
-        self._shards.append(name)
-        self._crops = []
-
-    def finish(self) -> dict:
-        """Write the last shard, the manifest (with the hold-out) and the AU histogram."""
-        self._flush()
-        held = set(choose_held_out([(s["identity"], s["identity_chars"]) for s in self.samples],
-                                   self.config))
-        for s in self.samples:
-            s["held_out"] = s["identity"] in held
-        manifest = {
-            "format": MANIFEST_FORMAT, "crop_size": self.config.crop_size,
-            "au_names": list(TABLE_AU_NAMES), "n": len(self.samples), "shards": self._shards,
-            "held_out_identities": sorted(held), "skipped": dict(self.skipped),
-            "datasets": dict(Counter(s["dataset"] for s in self.samples)),
-            "samples": self.samples,
-        }
-        tmp = self.out_dir / "manifest.json.part"
-        tmp.write_text(json.dumps(manifest))
-        tmp.replace(self.out_dir / "manifest.json")
-        if self.samples:
-            plot_au_histogram(np.array([s["aus"] for s in self.samples], np.float32),
-                              self.out_dir / "au_histogram.png")
-        return manifest
+def list_photos(folder: Path) -> list[Path]:
+    """Every image file under ``folder`` (recursively), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def plot_au_histogram(aus: np.ndarray, path: Path) -> None:
-    """Per-AU histograms of labels (N, 23) into a PNG (fraction of faces above 0.2 in titles)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(4, 6, figsize=(15, 9))
-    for i, ax in enumerate(axes.flat):
-        if i >= aus.shape[1]:
-            ax.axis("off")
-            continue
-        ax.hist(aus[:, i], bins=20, range=(0, 1), color="tab:blue")
-        ax.set_yscale("log")
-        ax.set_title(f"{TABLE_AU_NAMES[i]}  >0.2: {100 * (aus[:, i] > 0.2).mean():.1f}%", fontsize=9)
-    fig.suptitle(f"AU labels of {len(aus)} faces")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-def write_jpeg_shard(path: Path, crops: np.ndarray, quality: int) -> None:
-    """Crops (n, S, S, 3) uint8 -> one .npz of concatenated JPEG files and their offsets."""
-    import io
-
-    from PIL import Image
-
-    blobs = []
-    for crop in crops:
-        buf = io.BytesIO()
-        Image.fromarray(crop).save(buf, format="JPEG", quality=quality)
-        blobs.append(np.frombuffer(buf.getvalue(), np.uint8))
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
-    np.savez(path, data=np.concatenate(blobs), offsets=offsets)
-
-
-def read_shard(path: Path) -> np.ndarray:
-    """A shard's crops (n, S, S, 3) uint8 (.npy memory-mapped, .jpg.npz decoded)."""
-    if not path.name.endswith(".jpg.npz"):
-        return np.load(path, mmap_mode="r")
-    import io
-
-    from PIL import Image
-
-    with np.load(path) as z:
-        data, offsets = z["data"], z["offsets"]
-    return np.stack([np.asarray(Image.open(io.BytesIO(data[a:b].tobytes())).convert("RGB"))
-                     for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
-
-
-def repack_jpeg(dataset: str | Path, out: str | Path, *, quality: int = 92) -> dict:
-    """Copy a data set with its shards re-encoded as JPEG (small enough to send to a GPU machine)."""
-    dataset, out = Path(dataset), Path(out)
-    manifest = load_manifest(dataset)
-    out.mkdir(parents=True, exist_ok=True)
-    names = []
-    for name in manifest["shards"]:
-        new = name.replace(".npy", ".jpg.npz")
-        write_jpeg_shard(out / new, np.asarray(read_shard(dataset / name)), quality)
-        names.append(new)
-    packed = {**manifest, "shards": names, "jpeg_quality": quality}
-    (out / "manifest.json").write_text(json.dumps(packed))
-    return packed
-
-
-def load_manifest(dataset: str | Path) -> dict:
-    """Read a data set's manifest.
+def photo_jobs(folders: Sequence[str | os.PathLike], out: str | os.PathLike, *, max_per_dir: int = 0,
+               seed: int = 0) -> list[PhotoJob]:
+    """The photos to prepare from each folder (at most ``max_per_dir`` each, chosen at random).
 
     Raises:
-        InputError: no manifest, or not a reenact data set.
+        InputError: a folder does not exist, or no photos at all. OutputError: the data set
+            folder ``out`` holds an input folder.
     """
-    from reenact.errors import InputError
+    jobs: list[PhotoJob] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise InputError(f"{folder} is not a folder; give folders of face photos")
+        if is_inside(folder, out):
+            raise OutputError(f"the data set folder {out} holds the photo folder {folder}; give -o a "
+                              "new folder outside the photos")
+        photos = list_photos(folder)
+        if max_per_dir and len(photos) > max_per_dir:
+            photos = sorted(random.Random(seed).sample(photos, max_per_dir))
+        src = source_folder(folder)
+        jobs += [(src, p) for p in photos]
+    if not jobs:
+        names = ", ".join(map(str, folders))
+        raise InputError(f"no photos found under {names}; give folders of JPEG/PNG faces")
+    return jobs
 
-    path = Path(dataset) / "manifest.json"
-    if not path.is_file():
-        raise InputError(f"{dataset} is not a prepared data set (no manifest.json); "
-                         "run `reenact prepare-data` first")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise InputError(f"{path} is not a reenact data set manifest (format {manifest.get('format')!r})")
-    return manifest
+
+def check_new_folder(out: str | os.PathLike) -> Path:
+    """A data set goes into a new or empty folder.
+
+    Raises:
+        OutputError: ``out`` exists and is not empty.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise OutputError(f"{out} exists and is not empty; choose a new data set folder")
+    return out
+
+
+def prepare_dataset(jobs: Sequence[PhotoJob], out: str | os.PathLike, config: PrepareConfig = PrepareConfig(),
+                    *, jpeg_quality: int = 0, progress: Callable[[int], None] | None = None) -> dict:
+    """Detect, filter, crop and label every photo of ``jobs`` into a new data set folder ``out``.
+
+    Args:
+        jobs: the photos (``photo_jobs``).
+        out: the data set folder: new, or empty (created).
+        config: detection limits, crop size, hold-out.
+        jpeg_quality: 0 for raw uint8 shards, else JPEG-packed shards at this quality.
+        progress: called with 1 after each photo.
+
+    Returns:
+        The manifest written (``reenact.training.shards``): n, shards, samples, skipped ...
+
+    Raises:
+        OutputError: ``out`` exists and is not empty.
+    """
+    out = check_new_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    writer = ShardWriter(out, config, jpeg_quality=jpeg_quality)
+    with FaceTracker(TrackerConfig()) as tracker:  # the largest of up to 4 faces
+        for src, path in jobs:
+            _prepare_photo(tracker, writer, src, path, config)
+            if progress is not None:
+                progress(1)
+    return writer.finish()
+
+
+def _prepare_photo(tracker: FaceTracker, writer: ShardWriter, src: SourceFolder, path: Path,
+                   config: PrepareConfig) -> None:
+    """One photo: its face added to ``writer``, or why it was skipped."""
+    try:
+        image = load_image(path)
+    except ImageReadError:
+        writer.skip("unreadable image")
+        return
+    image = upscale_small(image, config.min_side)
+    face = tracker.detect(image) if image.mean() >= config.min_brightness else None
+    reason = skip_reason(image, face, config)
+    if reason:
+        writer.skip(reason)
+        return
+    writer.add(prepare_face(image, face, config), file=str(path.relative_to(src.path)), dataset=src.name,
+               identity=src.identity(path), chars=src.identity_chars)

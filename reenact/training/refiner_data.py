@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.path import Path as PolyPath
 
-from reenact.au.space import table_to_cond
+from reenact.au.space import TABLE_AU_NAMES, table_to_cond
 from reenact.face.align import align_face, warp_to_crop
 from reenact.face.tracking import FACE_OVAL, FaceObservation
+from reenact.io.files import atomic_output
+from reenact.io.video import read_all_frames
 from reenact.model.editor import SourceFace
 from reenact.model.refine_inputs import crop_inputs
 from reenact.model.warp_editor import WarpEditor
@@ -38,7 +41,7 @@ from reenact.training.landmarks import LandmarkSet
 class PairConfig:
     """How pairs are drawn."""
 
-    pairs_per_clip: int = 240
+    pairs_per_clip: int = 320
     targets_per_source: int = 4
     max_pose_change: float = 8.0  # degrees, yaw/pitch; roll at half of it
     favour: float = 4.0  # extra weight of destinations with a more open mouth or more closed eyes
@@ -54,8 +57,6 @@ def _observation(lm: np.ndarray, size: tuple[int, int]) -> FaceObservation:
 def draw_pairs(data: LandmarkSet, rows: np.ndarray, config: PairConfig, rng: np.random.Generator
                ) -> list[tuple[int, list[int]]]:
     """(source row, destination rows) for one clip's ``rows``."""
-    from reenact.au.space import TABLE_AU_NAMES
-
     col = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
     aus = data.aus[rows]
     mouth = aus[:, col["AU25"]] + aus[:, col["AU26"]]
@@ -79,8 +80,6 @@ def draw_pairs(data: LandmarkSet, rows: np.ndarray, config: PairConfig, rng: np.
 
 def face_mask(landmarks: np.ndarray, frame_to_crop: np.ndarray, size: int) -> np.ndarray:
     """(S, S) uint8 face-oval mask of a face in its aligned crop."""
-    from matplotlib.path import Path as PolyPath
-
     oval = np.asarray(landmarks, np.float64)[list(FACE_OVAL), :2]
     pts = oval @ frame_to_crop[:, :2].T + frame_to_crop[:, 2]
     ys, xs = np.mgrid[0:size, 0:size]
@@ -123,8 +122,6 @@ def build_dataset(clips: Sequence[Path], data: LandmarkSet, *, editor: WarpEdito
                   exclude: Sequence[str] = (), config: PairConfig = PairConfig(),
                   progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """Pairs from every clip whose name does not start with one of ``exclude`` (held out)."""
-    from reenact.io.video import read_all_frames
-
     rng = np.random.default_rng(config.seed)
     parts, names = [], []
     for g, name in enumerate(data.group_names):
@@ -145,3 +142,9 @@ def build_dataset(clips: Sequence[Path], data: LandmarkSet, *, editor: WarpEdito
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     out["clip_names"] = np.array(names)
     return out
+
+
+def save_pairs(pairs: dict[str, np.ndarray], out: str | Path) -> None:
+    """Write a data set of pairs (``build_dataset``) as one .npz, atomically."""
+    with atomic_output(Path(out)) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **pairs)

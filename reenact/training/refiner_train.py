@@ -17,6 +17,7 @@ applied to half of each batch.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from reenact.au.space import COND_DIM, COND_FLIP
-from reenact.model.refiner import Refiner, RefinerConfig, compose_refined, save_refiner
+from reenact.errors import InputError
+from reenact.model.refiner import Refiner, RefinerConfig, compose_refined, load_refiner, save_refiner
 from reenact.training.critic import Critic, CriticConfig
 
 
@@ -265,3 +267,17 @@ def _loop(state: TrainState, batches: PairBatches, config: RefinerTrainConfig, r
                     + f" ({rate:.1f} img/s)")
             if state.step % config.checkpoint_every == 0:
                 save_checkpoint(state, ckpt, config, rng)
+
+
+def export_refiner(run_dir: str | Path, weights: str | Path) -> Path:
+    """Copy a finished run's EMA refiner (``refiner.safetensors``, checked readable) to ``weights``.
+
+    Raises:
+        InputError: the run has not finished. WeightsError: its refiner cannot be read.
+    """
+    src = Path(run_dir) / "refiner.safetensors"
+    if not src.is_file():
+        raise InputError(f"{src} does not exist; train the run to its end first")
+    load_refiner(src)
+    shutil.copyfile(src, weights)
+    return Path(weights)
