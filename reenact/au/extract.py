@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.au.blendshapes import aus_from_measurements
+from reenact.au.pyfeat import PyFeatBackend
 from reenact.au.smoothing import SmoothingConfig, neutral_baseline, smooth_track
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.au.track import AUTrack
@@ -28,7 +29,7 @@ from reenact.errors import ImageReadError, InputError, NoFaceError
 from reenact.face.tracking import FaceObservation, FaceTracker, TrackerConfig
 from reenact.io.images import is_image_path, list_images, load_image
 from reenact.io.memory import trim_heap
-from reenact.io.video import VideoInfo, iter_frames, probe_video
+from reenact.io.video import VideoInfo, iter_frames, probe_video, read_frames
 
 ProgressFn = Callable[[int], None]
 
@@ -257,8 +258,6 @@ def face_index_error(what: str, *, face_index: int | None, option: str,
 
 def sample_frames(info: VideoInfo, n_frames: int | None = None, k: int = 8) -> np.ndarray:
     """``k`` frames spread over the first ``n_frames`` frames of a clip (default: all of it)."""
-    from reenact.io.video import read_frames
-
     n = min(info.n_frames, n_frames or info.n_frames)
     return read_frames(info.path, sorted(set(np.linspace(0, max(n - 1, 0), k).round().astype(int).tolist())))
 
@@ -351,8 +350,6 @@ def _no_face(path: Path, kind: str, inputs: tuple[Path, ...], video: VideoInfo |
 
 
 def _extract_pyfeat(inputs: tuple[Path, ...], video: VideoInfo | None) -> AUTrack:
-    from reenact.au.pyfeat import PyFeatBackend
-
     backend = PyFeatBackend()
     if video is None:
         return backend.extract_images(list(inputs))

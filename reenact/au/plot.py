@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.au.blendshapes import WEAK_AUS
-from reenact.au.space import AU_DESCRIPTIONS
+from reenact.au.space import AU_DESCRIPTIONS, COND_NAMES
 from reenact.au.track import AUTrack
 from reenact.errors import OutputError
 from reenact.io.files import atomic_output
@@ -197,8 +197,6 @@ def plot_rig(rig, *, names: tuple[str, ...] | None = None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from reenact.au.space import AU_DESCRIPTIONS, COND_NAMES
 
     names = names or COND_NAMES
     cols = 5

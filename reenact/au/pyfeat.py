@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.au.tables import track_from_pyfeat
 from reenact.au.track import AUTrack
 from reenact.errors import WeightsError
 
@@ -71,8 +72,6 @@ class PyFeatBackend:
 
 def _to_track(fex, *, fps: float) -> AUTrack:
     """py-feat's Fex (a pandas DataFrame) -> AUTrack."""
-    from reenact.au.tables import track_from_pyfeat
-
     cols: dict[str, np.ndarray | None] = {}
     for name in fex.columns:
         try:

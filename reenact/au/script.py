@@ -41,9 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 
+from reenact.au.smoothing import fill_gaps
 from reenact.au.space import PRESETS, TABLE_AU_NAMES, preset, sync_bilateral
-from reenact.errors import ScriptError
+from reenact.au.tables import read_au_table
+from reenact.errors import InputError, ScriptError
 
 EASINGS = ("linear", "ease-in-out", "hold")
 BLENDS = ("max", "add", "over")
@@ -104,8 +107,6 @@ class _Where:
 
 def _line_map(node, where: tuple = (), lines: dict | None = None) -> dict[tuple, int]:
     """Line (1-based) of every field of a composed YAML node tree, keyed by its path."""
-    import yaml
-
     lines = {} if lines is None else lines
     lines[where] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -121,8 +122,6 @@ def _line_map(node, where: tuple = (), lines: dict | None = None) -> dict[tuple,
 
 def parse_text(text: str, path: Path | None = None):
     """YAML/JSON text -> (data, _Where). Syntax errors name their line."""
-    import yaml
-
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)
@@ -321,8 +320,6 @@ def load_script(path: str | os.PathLike, *, fps: float | None = None) -> AUScrip
         ScriptError: a malformed script, naming its line and field.
         InputError: a missing file or unreadable table.
     """
-    from reenact.errors import InputError
-
     path = Path(path)
     if path.is_dir():
         raise InputError(f"script {path} is a folder; give a YAML/JSON script or an AU table (.csv)")
@@ -339,9 +336,6 @@ def load_script(path: str | os.PathLike, *, fps: float | None = None) -> AUScrip
 
 
 def _table_script(path: Path, fps: float | None) -> AUScript:
-    from reenact.au.smoothing import fill_gaps
-    from reenact.au.tables import read_au_table
-
     track = read_au_table(path)
     rate = track.fps if track.fps > 0 else fps
     if not rate:

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import savgol_filter
 
 from reenact.au.space import TABLE_AU_NAMES, sync_bilateral
 from reenact.au.track import AUTrack
@@ -124,8 +125,6 @@ def savgol(values: np.ndarray, window: int, order: int = 3) -> np.ndarray:
     Stretches shorter than the window use the longest odd window that fits (> order), or stay
     as they are.
     """
-    from scipy.signal import savgol_filter
-
     x = np.asarray(values, np.float32)
     out = x.copy()
     for start, stop in _runs(~np.isnan(x).any(axis=1)):

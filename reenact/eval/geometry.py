@@ -20,9 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
+from PIL import Image
 
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import InputError
+from reenact.eval.identity import IdentityModelError, model_file
+from reenact.face.align import similarity_transform
 
 SHAPE_MODEL = "shape_predictor_68_face_landmarks.dat"
 _BROW_R, _BROW_L = list(range(17, 22)), list(range(22, 27))
@@ -86,8 +89,6 @@ class FaceLandmarks68:
     """
 
     def __init__(self, *, window: int = 200, search_side: int = 640):
-        from reenact.eval.identity import IdentityModelError, model_file
-
         path = model_file(SHAPE_MODEL)
         try:
             import dlib
@@ -108,8 +109,6 @@ class FaceLandmarks68:
         detection nearest the window's centre; if it finds none, the hint itself is the box
         (``detected`` False).
         """
-        from PIL import Image
-
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
         if hint is None:
@@ -214,8 +213,6 @@ def alignment_from_points(points: np.ndarray, crop_size: int, *, zoom: float = 1
     """(2, 3) frame -> crop affine (``reenact.face.align`` conventions) that puts the eye centres and
     the nose tip of (68, 2) points on ``CROP_TEMPLATE`` in a crop_size x crop_size crop; ``zoom``
     > 1 widens the field of view around the same centre (2.5: the head, hair and neck)."""
-    from reenact.face.align import similarity_transform
-
     points = _check_points(points)
     rigid = np.stack([points[_EYE_R].mean(0), points[_EYE_L].mean(0), points[_NOSE_TIP]])
     template = 0.5 + (CROP_TEMPLATE - 0.5) / zoom

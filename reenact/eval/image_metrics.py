@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import binary_erosion, gaussian_filter, laplace
 
 from reenact.errors import InputError
 from reenact.eval.metrics import to_unit_float
@@ -117,8 +118,6 @@ def ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     radius (as scikit-image's ``structural_similarity(gaussian_weights=True)`` does) and, with a
     mask, every pixel within that radius of a pixel outside it.
     """
-    from scipy.ndimage import gaussian_filter
-
     a, b = _pair(output, reference)
     x = a @ _BT601[0] if a.ndim == 3 else a  # luma in [0, 1]
     y = b @ _BT601[0] if b.ndim == 3 else b
@@ -138,7 +137,6 @@ def ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     keep = np.zeros(smap.shape, bool)
     keep[radius:-radius, radius:-radius] = True
     if mask is not None:
-        from scipy.ndimage import binary_erosion
 
         keep &= binary_erosion(_region(mask, smap.shape), iterations=radius, border_value=1)
     if not keep.any():
@@ -155,8 +153,6 @@ def laplacian_variance(image: np.ndarray, mask: np.ndarray | None = None) -> flo
 
     A standard focus measure: blur lowers it, fine detail (and noise) raises it.
     """
-    from scipy.ndimage import laplace
-
     y = luminance(image)
     return float(laplace(y, mode="reflect")[_region(mask, y.shape)].var())
 
@@ -197,8 +193,6 @@ def hf_chroma_energy(image: np.ndarray, mask: np.ndarray | None = None, *,
                      sigma: float = SPECKLE_SIGMA) -> float:
     """Mean squared high-pass of Cb and Cr (the chroma minus its Gaussian blur of ``sigma``)
     over the masked pixels, in levels^2: colour speckle and chroma checkerboards raise it."""
-    from scipy.ndimage import gaussian_filter
-
     c = ycbcr(image)[..., 1:]
     high = c - gaussian_filter(c, (sigma, sigma, 0), mode="reflect")
     return float((high ** 2).sum(-1)[_region(mask, c.shape)].mean() / 2.0)
@@ -241,8 +235,6 @@ class FaceQualityMeter:
     """
 
     def __init__(self, source: np.ndarray, mask: np.ndarray):
-        from scipy.ndimage import laplace
-
         region = _region(mask, np.shape(source))
         ys, xs = np.nonzero(region)
         reach = int(3.5 * SPECKLE_SIGMA + 0.5) + 2
@@ -259,8 +251,6 @@ class FaceQualityMeter:
         self.source_max_chroma = self._max_chroma(self.source)
 
     def _hf_energy(self, ycc: np.ndarray) -> float:
-        from scipy.ndimage import gaussian_filter
-
         c = ycc[..., 1:]
         high = c - gaussian_filter(c, (SPECKLE_SIGMA, SPECKLE_SIGMA, 0), mode="reflect")
         return float((high ** 2).sum(-1)[self.region].mean() / 2.0)
@@ -271,8 +261,6 @@ class FaceQualityMeter:
 
     def __call__(self, output: np.ndarray) -> FaceQuality:
         """The ``FaceQuality`` of one output (H, W, 3), same shape as the source."""
-        from scipy.ndimage import laplace
-
         if np.shape(output) != self.shape:
             raise InputError(f"output must be {self.shape}, got {np.shape(output)}")
         out = ycbcr(np.asarray(output)[self._cut])

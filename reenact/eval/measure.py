@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from reenact.au.blendshapes import aus_from_face
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import NoFaceError
 from reenact.eval.geometry import DlibFace, FaceGeometry, FaceLandmarks68, face_geometry, square_window
+from reenact.eval.identity import FaceDescriber, box_from_landmarks, identity_available, identity_distance
 from reenact.eval.image_metrics import FaceQuality, FaceQualityMeter
+from reenact.face.paste import face_size, signed_distance
 from reenact.face.tracking import FACE_OVAL, FaceObservation, FaceTracker
 from reenact.model.editor import SourceFace
 
@@ -38,8 +41,6 @@ def measure_aus(images: Sequence[np.ndarray], *, tracker: FaceTracker, upscale_b
     Returns ((K, 23) with NaN rows where no face was found, the faces, in the given images'
     coordinates).
     """
-    from PIL import Image
-
     rows, faces = [], []
     for image in images:
         scale = 1.0
@@ -69,8 +70,6 @@ class IdentityMeter:
     """Identity distances to a source (dlib's 128-D descriptor), or NaN when unavailable."""
 
     def __init__(self, enabled: bool = True):
-        from reenact.eval.identity import FaceDescriber, identity_available
-
         self.available = enabled and identity_available()
         self._describer = FaceDescriber() if self.available else None
 
@@ -78,7 +77,6 @@ class IdentityMeter:
         """(128,) descriptor of the face (box from its MediaPipe landmarks, else dlib's detector)."""
         if self._describer is None:
             return None
-        from reenact.eval.identity import box_from_landmarks
 
         try:
             return self._describer.describe(image, box_from_landmarks(face.landmarks) if face else None)
@@ -87,8 +85,6 @@ class IdentityMeter:
 
     @staticmethod
     def distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
-        from reenact.eval.identity import identity_distance
-
         return identity_distance(a, b) if a is not None and b is not None else float("nan")
 
 
@@ -96,8 +92,6 @@ def face_mask(face: FaceObservation, offset: tuple[int, int], size: tuple[int, i
               erode: float = MASK_ERODE) -> np.ndarray:
     """(h, w) bool: the face oval of ``face`` shrunk by ``erode`` x its size, in a window whose
     top-left corner is at ``offset`` (x, y) of the photo."""
-    from reenact.face.paste import face_size, signed_distance
-
     oval = face.landmarks[list(FACE_OVAL), :2].astype(np.float64) - np.asarray(offset, np.float64)
     return signed_distance(oval, size) > erode * face_size(face.landmarks)
 
@@ -127,8 +121,6 @@ class SourceMeter:
 
     def __init__(self, source: SourceFace, *, tracker: FaceTracker, identity: IdentityMeter,
                  landmarks: FaceLandmarks68 | None):
-        from reenact.eval.identity import box_from_landmarks
-
         self.source = source
         self.identity = identity
         self.landmarks = landmarks

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from reenact.au.blendshapes import RELIABLE_AUS
 from reenact.au.space import TABLE_AU_NAMES
@@ -301,8 +302,6 @@ def seam_stats(output: np.ndarray, source: np.ndarray, mask: np.ndarray, *, band
     Raises:
         InputError: shapes differ, or the mask has no border (all inside or all outside).
     """
-    from scipy import ndimage
-
     out_g, src_g = _gray(output), _gray(source)
     mask = np.asarray(mask, np.float32)
     if out_g.shape != src_g.shape or mask.shape != out_g.shape:

@@ -10,21 +10,23 @@ import datetime
 import json
 import platform
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.eval.geometry import CHECKS
 from reenact.eval.summary import summarize_targets, summarize_videos
 from reenact.eval.targets import TargetEvaluation
 from reenact.eval.videos import VideoEvaluation
+from reenact.io.files import atomic_output
 
 
 def run_meta() -> dict:
     """Date, machine and torch version, for the report."""
-    import torch
-
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
             "torch": torch.__version__}
@@ -180,8 +182,6 @@ def contact_sheet(rows: Sequence[np.ndarray], row_labels: Sequence[str], col_lab
         row_labels / col_labels: text beside each row / above each column.
         notes: optional short text under each cell, per row and column.
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     n_cols, c = len(col_labels), rows[0].shape[1]
     head, label_w, note_h = 22, 130, 14 if notes else 0
     sheet = Image.new("RGB", (label_w + n_cols * c, head + len(rows) * (c + note_h)), "white")
@@ -249,12 +249,6 @@ def write_report(evaluations: Sequence[TargetEvaluation] | Sequence[VideoEvaluat
                  meta: dict | None = None) -> dict[str, Path]:
     """Write report.json, report.md and contact_sheet.png of several models' evaluations of the same
     sources and targets (or runs) into ``out_dir`` (created; atomic files)."""
-    from dataclasses import asdict
-
-    from PIL import Image
-
-    from reenact.io.files import atomic_output
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {**run_meta(), **(meta or {})}

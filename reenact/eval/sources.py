@@ -18,6 +18,8 @@ import numpy as np
 from reenact.au.space import EMOTION_PROTOTYPES, GESTURES, preset
 from reenact.errors import InputError, NoFaceError
 from reenact.face.tracking import FaceObservation, FaceTracker
+from reenact.io.images import load_image
+from reenact.weights import fetch
 
 #: Name of the built-in source photo (scikit-image's astronaut, public domain).
 ASTRONAUT = "astronaut"
@@ -89,8 +91,6 @@ def read_source_photo(spec: str) -> tuple[np.ndarray, str]:
     Raises:
         InputError / ImageReadError / WeightsError: unknown or unreadable source.
     """
-    from reenact.io.images import load_image
-
     grey = spec.endswith(GREY_SUFFIX)
     base = spec[: -len(GREY_SUFFIX)] if grey else spec
     if base == ASTRONAUT:
@@ -103,7 +103,6 @@ def read_source_photo(spec: str) -> tuple[np.ndarray, str]:
     else:
         path = Path(base)
         if not path.exists() and base.startswith("media/"):
-            from reenact.weights import fetch
 
             path = fetch(base, quiet=True)
         image, name = load_image(path), path.stem
@@ -204,7 +203,6 @@ def resolve_clip(spec: str | Path) -> Path:
     if path.is_file():
         return path
     if str(spec).startswith("media/"):
-        from reenact.weights import fetch
 
         return fetch(str(spec), quiet=True)
     raise InputError(f"driving clip {spec} does not exist; check the path")

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from reenact.eval.geometry import FaceGeometry, alignment_from_points
+from reenact.au.extract import extract_au_track
+from reenact.errors import InputError
+from reenact.eval.geometry import FaceGeometry, alignment_from_points, face_geometry
 from reenact.eval.image_metrics import FaceQuality, l1_psnr_ssim
 from reenact.eval.measure import GeometryReading, SourceMeter, measure_aus
 from reenact.eval.metrics import (
@@ -37,6 +40,9 @@ from reenact.eval.metrics import (
 from reenact.eval.render import RecordingEditor, pipeline_for
 from reenact.eval.sources import EvalSource
 from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
+from reenact.face.align import invert_affine
+from reenact.face.tracking import FaceTracker
+from reenact.io.video import read_all_frames, read_frames
 
 ProgressFn = Callable[[int], None]
 _GEOMETRY_FIELDS = tuple(f.name for f in fields(FaceGeometry))
@@ -170,10 +176,6 @@ def track_readings(frames: np.ndarray, read: Callable, first_hint) -> list[Geome
 def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0) -> AlignedCrops:
     """Crops aligned by ``alignment_from_points`` with ``zoom`` (bilinear on uint8 with PIL: fast
     on long clips), and which of their pixels lie inside the frame."""
-    from PIL import Image
-
-    from reenact.face.align import invert_affine
-
     has = np.array([r.face is not None for r in readings], bool)
     crops = np.zeros((len(frames), size, size, 3), np.uint8)
     inside = np.zeros((len(frames), size, size), bool)
@@ -189,13 +191,10 @@ def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0)
 def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, crop_size: int,
                    ) -> ClipReference:
     """Read a clip's first ``max_frames`` frames and measure them with dlib (once per clip)."""
-    from reenact.io.video import read_all_frames
-
     frames = read_all_frames(path, max_frames=max_frames)
     if meters.landmarks is None:  # no dlib (the eval extra): frame metrics only
         readings = [GeometryReading(None, None)] * len(frames)
     else:
-        from reenact.eval.geometry import face_geometry
 
         def read(frame, hint) -> GeometryReading:
             face = meters.landmarks.find(frame, hint)
@@ -291,9 +290,6 @@ def _stability(frames: np.ndarray, windows: list[np.ndarray], meter: SourceMeter
 
 def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
     """(T, 23) AUs MediaPipe reads on the output windows, tracked as a clip (VIDEO mode)."""
-    from reenact.au.extract import extract_au_track
-    from reenact.face.tracking import FaceTracker
-
     with FaceTracker(video=True) as tracker:
         return extract_au_track(_chunks(windows, 32), fps, tracker=tracker).values
 
@@ -301,8 +297,6 @@ def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
 def _driver_cells(driver: Path, idx: np.ndarray, reference: ClipReference | None, meters: MeterFactory,
                   size: int) -> np.ndarray:
     """Face cells of the driver's frames at ``idx`` (the face MediaPipe finds, else the centre)."""
-    from reenact.io.video import read_frames
-
     frames = reference.frames[idx] if reference is not None else read_frames(driver, idx.tolist())
     cells = []
     for frame in frames:
@@ -359,8 +353,6 @@ def evaluate_videos(recorder: RecordingEditor, runs, *, pipeline_config, meters:
                     model: str | None = None, config: EvalConfig = EvalConfig(),
                     progress: ProgressFn | None = None, meta: dict | None = None) -> VideoEvaluation:
     """Evaluate one model on ``runs``: (EvalSource, driver path, ClipReference or None) each."""
-    from reenact.errors import InputError
-
     if not runs:
         raise InputError("video evaluation needs at least one (source, clip) run")
     results = tuple(evaluate_video(recorder, source, driver, pipeline_config=pipeline_config, meters=meters,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import kornia.geometry.transform as KT
 import numpy as np
 import torch
 
@@ -110,7 +111,5 @@ def warp_to_crop(frames: torch.Tensor, frame_to_crop: torch.Tensor, crop_size: i
         frame_to_crop: (B, 2, 3) affines, frame pixels -> crop pixels.
         crop_size: S of the (B, C, S, S) result.
     """
-    import kornia.geometry.transform as KT
-
     return KT.warp_affine(frames, frame_to_crop.to(frames), (crop_size, crop_size),
                           mode="bilinear", padding_mode=padding_mode, align_corners=True)

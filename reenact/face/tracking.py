@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.errors import InputError, WeightsError
+from reenact.weights import fetch
 
 # Index sets into the 478-point mesh (MediaPipe topology).
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
@@ -168,7 +169,6 @@ class FaceTracker:
         except ImportError as exc:  # pragma: no cover - mediapipe is a core dependency
             raise WeightsError(f"mediapipe is not installed ({exc}); run `make setup`") from exc
         if model_path is None:
-            from reenact.weights import fetch
 
             model_path = fetch("face_landmarker")
         self.config = config

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import ffmpeg
+import imageio_ffmpeg
 import numpy as np
 
 from reenact.errors import InputError, OutputError
+from reenact.io.files import atomic_output
 
 #: Audio codecs that mp4 carries as they are (stream copy); others are re-encoded to AAC.
 MP4_AUDIO_CODECS = ("aac", "mp3", "alac", "ac3", "eac3", "opus")
@@ -75,8 +79,6 @@ def build_command(path: str | os.PathLike, *, width: int, height: int, fps: Frac
         duration_s: cut the audio to this length (a render of the first N frames of a driver);
             None keeps all of it.
     """
-    import ffmpeg
-
     video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}",
                             framerate=f"{fps.numerator}/{fps.denominator}")
     streams = [video_in.video]
@@ -127,10 +129,6 @@ class VideoWriter:
         self._drain: threading.Thread | None = None
 
     def __enter__(self) -> VideoWriter:
-        import imageio_ffmpeg
-
-        from reenact.io.files import atomic_output
-
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_output(self.path))
         try:
@@ -203,8 +201,6 @@ class VideoWriter:
 def _popen(exe: str, args: list[str]):
     """Start ffmpeg with stdin/stderr pipes, in its own process group so that a Ctrl-C reaches
     only Python (which then stops ffmpeg and deletes the temporary file)."""
-    import subprocess
-
     return subprocess.Popen([exe, *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
 

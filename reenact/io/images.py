@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reenact.errors import ImageReadError
 
@@ -82,8 +83,6 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         ImageReadError: the file is missing, is a folder, is not a readable image, or has more
             pixels than ``max_pixels()``.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if not path.exists():
         raise ImageReadError(f"image {path} does not exist; check the path")
@@ -112,8 +111,6 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
 
 def _to_rgb(img) -> np.ndarray:
     """PIL image of any mode -> (H, W, 3) uint8 RGB, alpha composited on white."""
-    from PIL import Image
-
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, np.float32)
         scale = 255.0 / max(float(arr.max()), 1.0)

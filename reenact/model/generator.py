@@ -10,12 +10,17 @@ C is (B, 3, S, S) in [-1, 1]; A is (B, 1, S, S) in [0, 1].
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from reenact.au.space import COND_DIM
+from reenact.errors import WeightsError
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,6 @@ def compose(face: torch.Tensor, color: torch.Tensor, attention: torch.Tensor) ->
 def save_generator(generator: Generator, path, *, metadata: dict[str, str] | None = None,
                    half: bool = True) -> None:
     """Write G's weights as safetensors (fp16 by default) with its config in the metadata."""
-    import json
-
-    from safetensors.torch import save_file
-
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in generator.state_dict().items()}
     meta = {"format": "reenact-generator-v1", "config": json.dumps(generator.config.to_dict()),
@@ -106,13 +107,6 @@ def load_generator(path, *, device: str | torch.device = "cpu") -> Generator:
     Raises:
         WeightsError: missing file, or not a reenact generator file.
     """
-    import json
-    from pathlib import Path
-
-    from safetensors import SafetensorError, safe_open
-
-    from reenact.errors import WeightsError
-
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"generator weights {path} not found; pass --weights PATH or run `make setup`")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.errors import WeightsError
+from reenact.weights import fetch
 
 N_MESH = 468  # mesh vertices (the 10 iris points 468..477 are not part of the triangulation)
 N_LANDMARKS = 478
@@ -141,7 +142,6 @@ def _mirror_permutation(points: np.ndarray) -> np.ndarray:
 def load_face_mesh(bundle: str | None = None) -> FaceMesh:
     """The face mesh from MediaPipe's bundle (default: the registered ``face_landmarker``)."""
     if bundle is None:
-        from reenact.weights import fetch
 
         bundle = str(fetch("face_landmarker", quiet=True))
     vertices, triangles = read_canonical_model(bundle)

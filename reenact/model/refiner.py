@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from reenact.au.space import COND_DIM
@@ -122,8 +124,6 @@ def compose_refined(warped: torch.Tensor, color: torch.Tensor, attention: torch.
 def save_refiner(refiner: Refiner, path: str | Path, *, metadata: dict[str, str] | None = None,
                  half: bool = True) -> None:
     """Write R's weights as safetensors (fp16 by default) with its config in the metadata."""
-    from safetensors.torch import save_file
-
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in refiner.state_dict().items()}
     meta = {"format": REFINER_FORMAT, "config": json.dumps(refiner.config.to_dict()), **(metadata or {})}
@@ -136,8 +136,6 @@ def load_refiner(path: str | Path) -> Refiner:
     Raises:
         WeightsError: missing or unreadable file, or not a reenact refiner.
     """
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"refiner weights {path} not found; run `make setup` or pass --weights PATH")

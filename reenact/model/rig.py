@@ -29,10 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.path import Path as PolyPath
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+from scipy import sparse
+from scipy.spatial import ConvexHull
 
 from reenact.au.space import COND_NAMES
 from reenact.errors import WeightsError
 from reenact.model import mesh as M
+from reenact.model.warp import triangle_areas
 
 RIG_FORMAT = "reenact-rig-v1"
 # Pairs (upper, lower) that must keep their order along y (down) in the canonical frame.
@@ -92,8 +98,6 @@ class AURig:
         return (medial * (y < y_eye)).astype(np.float32)
 
     def save(self, path: str | Path) -> None:
-        from safetensors.numpy import save_file
-
         meta = {"format": RIG_FORMAT, "cond_names": json.dumps(list(COND_NAMES)), **self.metadata}
         lower = self.bases if self.lower_bases is None else self.lower_bases
         tensors = {"bases": self.bases, "lower_bases": lower, "mean": self.mean,
@@ -108,8 +112,6 @@ def load_rig(path: str | Path) -> AURig:
     Raises:
         WeightsError: missing or unreadable file, or not a reenact rig for this AU layout.
     """
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"AU rig {path} not found; run `make setup` or pass --rig PATH")
@@ -145,17 +147,12 @@ def au_regions(mean_face: np.ndarray) -> dict[str, np.ndarray]:
     AU acts on its own muscles' region only. Levels are read off the mean face (canonical frame,
     y down): eye centres, nose tip, subnasale, mouth.
     """
-    from matplotlib.path import Path as PolyPath
-
-    from reenact.model import mesh as M
-
     y = mean_face[:, 1]
     eyes = [mean_face[list(M.RIGHT_EYE)].mean(0), mean_face[list(M.LEFT_EYE)].mean(0)]
     y_eye = float(np.mean([e[1] for e in eyes]))
     y_tip, y_sub, y_mouth = float(y[1]), float(y[2]), float(mean_face[[13, 14], 1].mean())
     eye_width = float(np.linalg.norm(mean_face[33, :2] - mean_face[133, :2]))
     hull = mean_face[list(NOSE_POINTS), :2]
-    from scipy.spatial import ConvexHull
 
     hull = hull[ConvexHull(hull).vertices]
     inside = PolyPath(hull).contains_points(mean_face[:, :2])
@@ -242,8 +239,6 @@ def mesh_neighbours(triangles: np.ndarray, n_vertices: int, *, skip: np.ndarray 
     ``skip`` (M,) bool leaves out triangles (the eye and mouth closures), so that the upper and
     lower lids and lips are not neighbours across the gap.
     """
-    from scipy import sparse
-
     tris = triangles if skip is None else triangles[~skip]
     i = np.concatenate([tris[:, 0], tris[:, 1], tris[:, 2], tris[:, 1], tris[:, 2], tris[:, 0]])
     j = np.concatenate([tris[:, 1], tris[:, 2], tris[:, 0], tris[:, 0], tris[:, 1], tris[:, 2]])
@@ -262,8 +257,6 @@ def folded(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
     mouth's corner, may unfold), and never those in ``ignore`` (the eye and mouth closures,
     which the lid and lip constraints handle).
     """
-    from reenact.model.warp import triangle_areas
-
     src = np.asarray(source_xy, np.float64)
     check = triangle_areas(src, triangles) * orientation > 0  # (M,)
     if ignore is not None:

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.path import Path as PolyPath
 
 from reenact.face.tracking import FACE_OVAL
+from reenact.model.interior import interior_triangles
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,6 @@ def build_geometry(landmarks: np.ndarray, image_size: tuple[int, int], mesh_tria
         image_size: (H, W) of the photo.
         mesh_triangles: (N, 3) open-mesh triangles (``FaceMesh.triangles`` without closures).
     """
-    from matplotlib.path import Path as PolyPath
-
-    from reenact.model.interior import interior_triangles
-
     h, w = image_size
     ring = ring_points(landmarks, config.ring_margin)
     x0 = int(np.clip(np.floor(ring[:, 0].min()), 0, w - 1))
@@ -210,8 +209,6 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray) 
         (h, w, 3) uint8. Bicubic keeps the face's sharpness (bilinear blurs it); uint8 output
         saturates the cubic's overshoot.
     """
-    import cv2
-
     h, w = inside.shape
     if step == 1:
         fx, fy = coarse[0, :h, :w], coarse[1, :h, :w]

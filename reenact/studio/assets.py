@@ -3,11 +3,16 @@ PNG encoding of edits, and AU values as our CSV or a YAML keyframe script."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
+import yaml
+from PIL import Image
 
+from reenact.au.script import build_script, parse_text
 from reenact.au.space import (
     AU_DESCRIPTIONS,
     COND_NAMES,
@@ -15,8 +20,14 @@ from reenact.au.space import (
     GESTURES,
     SIDED_AUS,
     TABLE_AU_NAMES,
+    table_from_values,
 )
+from reenact.au.tables import write_au_table
+from reenact.au.track import AUTrack
+from reenact.io.images import load_image, max_pixels
+from reenact.render.transfer import AU_GROUPS
 from reenact.studio.errors import NotFoundError
+from reenact.weights import WEIGHTS_DIR, cache_dir, fetch, load_manifest
 
 #: The sliders by face region (FACS's own grouping of the 17 AUs).
 SLIDER_GROUPS: dict[str, tuple[str, ...]] = {
@@ -44,9 +55,6 @@ SCRIPT_HEADER = ("# reenact AU script, made in reenact studio: absolute AU value
 
 def page_info(model: str, max_photo_bytes: int, max_video_bytes: int) -> dict:
     """The page's layout and choices (``GET /api/info``)."""
-    from reenact.io.images import max_pixels
-    from reenact.render.transfer import AU_GROUPS
-
     presets = {name: _cond(values) for name, values in {**EMOTION_PROTOTYPES, **GESTURES}.items()}
     groups = [{"name": g, "aus": [{"name": au, "description": AU_DESCRIPTIONS[au], "sided": au in SIDED_AUS}
                                   for au in aus]} for g, aus in SLIDER_GROUPS.items()]
@@ -65,8 +73,6 @@ def page_info(model: str, max_photo_bytes: int, max_video_bytes: int) -> dict:
 
 def _cond(values: dict[str, float]) -> dict[str, float]:
     """A preset's values as slider values (sided AUs split into _L/_R), the nonzero ones."""
-    from reenact.au.space import table_from_values
-
     row = table_from_values(values)
     return {n: float(row[TABLE_AU_NAMES.index(n)]) for n in COND_NAMES if row[TABLE_AU_NAMES.index(n)] > 0}
 
@@ -74,10 +80,8 @@ def _cond(values: dict[str, float]) -> dict[str, float]:
 def _available(entry: str) -> bool:
     """Whether an example is on this machine (never fetched just to list it)."""
     if entry.startswith("skimage:"):
-        import importlib.util
 
         return importlib.util.find_spec("skimage") is not None
-    from reenact.weights import WEIGHTS_DIR, cache_dir, load_manifest
 
     item = load_manifest().get(entry)
     return item is not None and any((d / item.file).is_file() for d in (WEIGHTS_DIR, cache_dir()))
@@ -92,8 +96,6 @@ def example_photo(name: str) -> np.ndarray:
         from skimage import data
 
         return np.ascontiguousarray(data.astronaut())
-    from reenact.io.images import load_image
-    from reenact.weights import fetch
 
     return load_image(fetch(entry, quiet=True))
 
@@ -102,7 +104,6 @@ def example_video(name: str) -> Path:
     entry = EXAMPLE_VIDEOS.get(name)
     if entry is None or not _available(entry):
         raise NotFoundError(f"no example video {name!r} here; upload a video instead")
-    from reenact.weights import fetch
 
     return fetch(entry, quiet=True)
 
@@ -111,7 +112,6 @@ def scaled(image: np.ndarray, scale: float) -> np.ndarray:
     """``image`` resized by ``scale`` (area filter; the image itself when scale is 1)."""
     if scale >= 1.0:
         return image
-    import cv2
 
     h, w = image.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -120,8 +120,6 @@ def scaled(image: np.ndarray, scale: float) -> np.ndarray:
 
 def png_bytes(image: np.ndarray, *, fast: bool = False) -> bytes:
     """PNG of an (H, W, 3) uint8 image (zlib level 1 when ``fast``: the slider path)."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG", compress_level=1 if fast else 6)
     return buf.getvalue()
@@ -136,7 +134,6 @@ def region_png(region: np.ndarray, box: tuple[int, int, int, int], scale: float
                ) -> tuple[bytes, tuple[int, int, int, int]]:
     """An edited box at display scale: (PNG bytes, (x0, y0, x1, y1) in display pixels)."""
     if scale < 1.0:
-        import cv2
 
         x0, y0, x1, y1 = (round(v * scale) for v in box)
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
@@ -147,9 +144,6 @@ def region_png(region: np.ndarray, box: tuple[int, int, int, int], scale: float
 
 def write_target_csv(target: np.ndarray, pose: tuple[float, float, float], path: Path) -> Path:
     """One AU row as our AU table (``reenact aus``'s CSV; ``reenact animate`` reads it)."""
-    from reenact.au.tables import write_au_table
-    from reenact.au.track import AUTrack
-
     track = AUTrack(values=np.asarray(target, np.float32)[None], found=np.ones(1, bool),
                     pose=np.asarray([pose], np.float32), fps=25.0)
     return write_au_table(track, path)
@@ -157,8 +151,6 @@ def write_target_csv(target: np.ndarray, pose: tuple[float, float, float], path:
 
 def script_yaml(keys: list[dict], *, fps: float, duration: float | None = None) -> str:
     """A YAML keyframe script (``reenact.au.script``) of keyframes {t, aus: (23,) row, ease}."""
-    import yaml
-
     frames = []
     for key in keys:
         row = np.asarray(key["aus"], np.float32)
@@ -174,8 +166,6 @@ def script_yaml(keys: list[dict], *, fps: float, duration: float | None = None) 
 
 def parse_script(text: str):
     """The ``AUScript`` of a script's text (``reenact.au.script``'s checks: ScriptError on a bad field)."""
-    from reenact.au.script import build_script, parse_text
-
     data, where = parse_text(text, Path("script.yaml"))
     return build_script(data, where, Path("script.yaml"))
 

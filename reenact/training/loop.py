@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from reenact.errors import InputError
 from reenact.model.generator import Generator, GeneratorConfig, compose
 from reenact.training import losses
 from reenact.training.critic import Critic, CriticConfig
@@ -71,7 +72,6 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - known
         if unknown:
-            from reenact.errors import InputError
 
             raise InputError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
         kwargs = {}
@@ -88,7 +88,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         return "bf16" if device.type == "cuda" else "fp32"
     if precision not in ("fp32", "bf16"):
-        from reenact.errors import InputError
 
         raise InputError(f"precision must be fp32, bf16 or auto, not {precision!r}")
     return precision

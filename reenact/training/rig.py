@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.au.space import COND_FLIP, table_to_cond
+from reenact.au.space import COND_FLIP, COND_NAMES, table_to_cond
 from reenact.model.mesh import N_MESH, FaceMesh, fit_pose, load_face_mesh
-from reenact.model.rig import AURig, au_regions
+from reenact.model.rig import AURig, au_regions, mesh_neighbours
 from reenact.training.landmarks import LandmarkSet
 
 # Rigid points for the pose fit: MediaPipe's own Procrustes points (geometry_pipeline_metadata)
@@ -157,8 +157,6 @@ def localize_bases(bases: np.ndarray, mean_face: np.ndarray) -> np.ndarray:
     - AU06 (cheek raiser) lifts the cheeks as a smile does above the mouth (0.6 x both sides of
       AU12 there) and pushes the lower lids up as the lid tightener does (0.5 x AU07 below the eye).
     """
-    from reenact.au.space import COND_NAMES
-
     regions = au_regions(mean_face)
     out = np.array(bases, np.float64, copy=True)
     for k, name in enumerate(COND_NAMES):
@@ -178,8 +176,6 @@ def localize_bases(bases: np.ndarray, mean_face: np.ndarray) -> np.ndarray:
 def smooth_bases(bases: np.ndarray, mesh: FaceMesh, *, iterations: int, alpha: float = 0.5) -> np.ndarray:
     """Denoise each (478, 3) basis over the open mesh (lids and lips are not joined across
     their gap): ``b <- (1 - alpha) b + alpha * mean of neighbours``, ``iterations`` times."""
-    from reenact.model.rig import mesh_neighbours
-
     nb = mesh_neighbours(mesh.triangles, N_MESH, skip=mesh.closures)
     out = np.array(bases, np.float64, copy=True)
     for _ in range(iterations):
