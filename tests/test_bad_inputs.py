@@ -44,7 +44,7 @@ class Ctx:
 
     def __init__(self, work: Path, assets: Assets):
         self.work, self.assets = work, assets
-        self.weights = ["--weights", str(assets["tiny.safetensors"])]
+        self.weights = ["--model", "ganimation", "--weights", str(assets["tiny.safetensors"])]
 
     def copy(self, asset: str, name: str | None = None) -> Path:
         path = self.work / (name or asset)

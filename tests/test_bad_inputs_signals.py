@@ -65,8 +65,8 @@ def test_sigint_during_run_clears_the_progress_bar(tmp_path, assets, media):
     """The message starts a line of its own, not glued to an unfinished bar."""
     work, log = tmp_path / "work", tmp_path / "stderr.txt"
     work.mkdir()
-    proc = _start([assets["src.png"], media("WolfgangLanger_Pexels.mp4"), work / "OUT.mp4", "--weights",
-                   assets["tiny.safetensors"], "--preview"], log)
+    proc = _start([assets["src.png"], media("WolfgangLanger_Pexels.mp4"), work / "OUT.mp4",
+                   "--model", "ganimation", "--weights", assets["tiny.safetensors"], "--preview"], log)
     _wait_for(proc, lambda: re.search(rb"tracking driver: +\d+%.*\| *[1-9]\d*/472", log.read_bytes()),
               "tracking")
     proc.send_signal(signal.SIGINT)
@@ -81,8 +81,8 @@ def test_sigint_during_run_clears_the_progress_bar(tmp_path, assets, media):
 def test_rerun_after_sigkill_removes_only_stale_temporaries(tmp_path, assets, media, capfd):
     work, log = tmp_path / "work", tmp_path / "stderr.txt"
     work.mkdir()
-    proc = _start([assets["src.png"], media("WolfgangLanger_Pexels.mp4"), work / "OUT.mp4", "--weights",
-                   assets["tiny.safetensors"], "--quiet"], log)
+    proc = _start([assets["src.png"], media("WolfgangLanger_Pexels.mp4"), work / "OUT.mp4",
+                   "--model", "ganimation", "--weights", assets["tiny.safetensors"], "--quiet"], log)
     _wait_for(proc, lambda: list(work.glob(".OUT.*.part.mp4")), "rendering")
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
@@ -99,7 +99,8 @@ def test_rerun_after_sigkill_removes_only_stale_temporaries(tmp_path, assets, me
     with atomic_output(work / "other.mp4") as live:  # a run still writing, as old as the stale one
         live.write_bytes(b"in progress")
         _old(live)
-        code = cli.main([str(assets["src.png"]), str(assets["base.mp4"]), str(work / "OUT.mp4"), "--weights",
+        code = cli.main([str(assets["src.png"]), str(assets["base.mp4"]), str(work / "OUT.mp4"),
+                         "--model", "ganimation", "--weights",
                          str(assets["tiny.safetensors"]), "--quiet", "--max-frames", "4"])
         assert code == 0, capfd.readouterr().err
         assert live.exists()
@@ -124,7 +125,8 @@ def test_stale_png_folder_removed_by_the_next_animate(tmp_path, assets):
     _old(stale)
     script = work / "s.yaml"
     script.write_text("fps: 5\nkeyframes: [{t: 0, preset: neutral}, {t: 0.4, preset: happy}]\n")
-    code = cli.main(["animate", str(assets["src.png"]), str(script), str(work / "frames"), "--weights",
+    code = cli.main(["animate", str(assets["src.png"]), str(script), str(work / "frames"),
+                     "--model", "ganimation", "--weights",
                      str(assets["tiny.safetensors"]), "--quiet"])
     assert code == 0
     assert listing(work) == {"s.yaml", "frames"} | {f"frames/frame_{i:06d}.png" for i in range(3)}

@@ -51,7 +51,8 @@ def one_error_line(capsys) -> str:
 
 def test_run_writes_video_preview_and_plot(tmp_path, tiny_weights, astronaut_file, media, capsys):
     out = tmp_path / "out.mp4"
-    rc = cli.main([str(astronaut_file), str(media("single_face.mp4")), str(out), "--weights",
+    rc = cli.main([str(astronaut_file), str(media("single_face.mp4")), str(out),
+                   "--model", "ganimation", "--weights",
                    str(tiny_weights), "--max-frames", "20", "--preview", "--plot", "--only", "mouth",
                    "--strength", "1.5", "--mode", "absolute"])
     assert rc == 0
@@ -63,10 +64,12 @@ def test_run_writes_video_preview_and_plot(tmp_path, tiny_weights, astronaut_fil
 
 def test_animate_mp4_and_png_folder(tmp_path, tiny_weights, astronaut_file):
     script = EXAMPLE_SCRIPT
-    assert cli.main(["animate", str(astronaut_file), str(script), str(tmp_path / "a.mp4"), "--weights",
+    assert cli.main(["animate", str(astronaut_file), str(script), str(tmp_path / "a.mp4"),
+                     "--model", "ganimation", "--weights",
                      str(tiny_weights), "--quiet"]) == 0
     assert n_frames(tmp_path / "a.mp4") == 100
-    assert cli.main(["animate", str(astronaut_file), str(script), str(tmp_path / "frames"), "--weights",
+    assert cli.main(["animate", str(astronaut_file), str(script), str(tmp_path / "frames"),
+                     "--model", "ganimation", "--weights",
                      str(tiny_weights), "--quiet"]) == 0
     assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 100
 
@@ -76,7 +79,7 @@ def test_animate_mp4_and_png_folder(tmp_path, tiny_weights, astronaut_file):
 def test_bad_input_one_line_nonzero_nothing_left(case, tmp_path, tiny_weights, astronaut_file, media, capsys):
     out = tmp_path / "out.mp4"
     src, drv, extra = str(astronaut_file), str(media("single_face.mp4")), []
-    weights = ["--weights", str(tiny_weights)]
+    weights = ["--model", "ganimation", "--weights", str(tiny_weights)]
     if case == "no_face_source":
         from PIL import Image
 
@@ -89,7 +92,7 @@ def test_bad_input_one_line_nonzero_nothing_left(case, tmp_path, tiny_weights, a
     elif case == "bad_out_dir":
         out = tmp_path / "missing" / "out.mp4"
     elif case == "bad_weights":
-        weights = ["--weights", str(tmp_path / "none.safetensors")]
+        weights = ["--model", "ganimation", "--weights", str(tmp_path / "none.safetensors")]
     elif case == "bad_only":
         extra = ["--only", "lips"]
     elif case == "not_a_video":
@@ -109,7 +112,7 @@ def test_bad_input_one_line_nonzero_nothing_left(case, tmp_path, tiny_weights, a
 def test_ctrl_c_in_a_real_process_leaves_nothing(tmp_path, tiny_weights, astronaut_file, media):
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, "-m", "reenact", str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
-           str(out), "--weights", str(tiny_weights), "--preview", "--quiet"]
+           str(out), "--model", "ganimation", "--weights", str(tiny_weights), "--preview", "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 90
@@ -126,7 +129,7 @@ def test_ctrl_c_in_a_real_process_leaves_nothing(tmp_path, tiny_weights, astrona
 def test_sigterm_also_leaves_nothing(tmp_path, tiny_weights, astronaut_file, media):
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, "-m", "reenact", str(astronaut_file), str(media("WolfgangLanger_Pexels.mp4")),
-           str(out), "--weights", str(tiny_weights), "--quiet"]
+           str(out), "--model", "ganimation", "--weights", str(tiny_weights), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 90
     while time.time() < deadline and not list(tmp_path.glob("*.part.mp4")) and proc.poll() is None:
