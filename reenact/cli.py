@@ -39,14 +39,21 @@ DEFAULT_COMMAND = "run"  # `reenact SOURCE DRIVER OUT` means `reenact run SOURCE
 
 
 def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser with every command listed; the arguments of ``commands`` (default: all) added."""
+    """The parser with every command listed; the arguments of ``commands`` (default: all) added.
+
+    A command module has ``add_arguments(parser)``, which sets ``func`` (``func(args) -> exit
+    code``); its docstring is the command's --help description."""
     parser = argparse.ArgumentParser(prog="reenact", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, line) in COMMANDS.items():
-        p = sub.add_parser(name, help=line, description=line)
-        if commands is None or name in commands:
-            importlib.import_module(f"reenact.commands.{module}").add_arguments(p)
+        if commands is not None and name not in commands:
+            sub.add_parser(name, help=line)  # listed in `reenact --help`; its module not imported
+            continue
+        command = importlib.import_module(f"reenact.commands.{module}")
+        p = sub.add_parser(name, help=line, description=command.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_arguments(p)
     return parser
 
 

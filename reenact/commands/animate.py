@@ -1,4 +1,10 @@
-"""`reenact animate SOURCE SCRIPT OUT`: render an AU trajectory script on a photo."""
+"""`reenact animate SOURCE SCRIPT OUT`: render an AU trajectory script on a photo.
+
+Animate the face in SOURCE along SCRIPT: keyframes of Action Units or named presets (emotions,
+blink, winks) with easing and layers, or an AU table (reenact aus / OpenFace / py-feat CSV). OUT
+is an .mp4, or a folder that gets one PNG per frame. See docs/reenact.md and
+reenact/pipelines/examples/.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,14 @@ import argparse
 from pathlib import Path
 
 from reenact.au.script import load_script
-from reenact.commands.options import add_render_options, render_config
+from reenact.commands import options
 from reenact.device import pick_device
 from reenact.errors import InputError, OutputError
 from reenact.io.files import check_distinct, check_writable, check_writable_folder
 from reenact.pipelines import AnimatePipeline
 
-DESCRIPTION = ("Animate the face in SOURCE along SCRIPT: keyframes of Action Units or named presets "
-               "(emotions, blink, winks) with easing and layers, or an AU table (reenact aus / OpenFace / "
-               "py-feat CSV). OUT is an .mp4, or a folder that gets one PNG per frame. See docs/reenact.md "
-               "and reenact/pipelines/examples/.")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("source", type=Path, help="photo of a face")
     p.add_argument("script", type=Path, help="AU script (.yaml/.yml/.json) or AU table (.csv)")
     p.add_argument("out", type=Path, help="output .mp4, or a new folder for PNG frames")
@@ -27,14 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="frame rate for an AU table without timestamps (scripts set their own)")
     p.add_argument("--relative", action="store_true",
                    help="add the script's values to the source face's own AUs (default: use them as is)")
-    add_render_options(p)
+    options.add_render_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.fps is not None and args.fps <= 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
-    config = render_config(args)
+    config = options.render_config(args)
     frames_dir = args.out.suffix.lower() != ".mp4"
     _check_paths(args, frames_dir=frames_dir)
     script = load_script(args.script, fps=args.fps)

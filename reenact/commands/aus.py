@@ -1,4 +1,9 @@
-"""`reenact aus INPUT -o OUT.csv [--plot OUT.png]`: per-frame Action Units of a video, image or folder."""
+"""`reenact aus INPUT -o OUT.csv [--plot OUT.png]`: per-frame Action Units of a video, image or folder.
+
+Track the face in a video (or in each image) and write its Action Unit intensities, head pose and
+face-found flag as a CSV, one row per frame (or image), optionally with a plot of the
+trajectories. See docs/aus.md.
+"""
 
 from __future__ import annotations
 
@@ -11,46 +16,35 @@ from tqdm import tqdm
 from reenact.au.extract import AU_BACKENDS, ExtractConfig, extract_aus
 from reenact.au.plot import check_plot_path, save_au_plot
 from reenact.au.tables import write_au_table
-from reenact.commands.options import (
-    add_max_pixels_option,
-    add_smoothing_options,
-    check_index,
-    config_option,
-    smoothing_config,
-)
+from reenact.commands import options
 from reenact.errors import InputError
 from reenact.face.tracking import TrackerConfig
 from reenact.io.files import check_distinct, check_writable
 from reenact.io.images import is_image_path, list_images
 from reenact.io.video import probe_video
 
-DESCRIPTION = ("Track the face in a video (or in each image) and write its Action Unit intensities, head "
-               "pose and face-found flag as a CSV, one row per frame (or image), optionally with a plot of "
-               "the trajectories. See docs/aus.md.")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("input", type=Path, help="a video file, an image, or a folder of images")
     p.add_argument("-o", "--output", type=Path, required=True, help="output CSV file")
     p.add_argument("--plot", type=Path, default=None, help="also write a plot of the AUs (.png/.svg/.pdf)")
-    add_smoothing_options(p)
-    config_option(p, "--face-index", TrackerConfig, "face_index", type=int, metavar="K",
-                  help="track the K-th face from the image's left (0-based) instead of the largest")
+    options.add_smoothing_options(p)
+    options.config_option(p, "--face-index", TrackerConfig, "face_index", type=int, metavar="K",
+                          help="track the K-th face from the image's left (0-based) instead of the largest")
     p.add_argument("--openface", action="store_true",
                    help="write the CSV in OpenFace's convention (AU*_r on 0..5, no left/right)")
-    config_option(p, "--backend", ExtractConfig, "backend", choices=AU_BACKENDS,
-                  help="AU estimator: mediapipe (offline) or pyfeat (optional: needs py-feat and its Hugging "
-                       "Face weights; AUs are probabilities) (default %(default)s)")
+    options.config_option(p, "--backend", ExtractConfig, "backend", choices=AU_BACKENDS,
+                          help="AU estimator: mediapipe (offline) or pyfeat (optional: needs py-feat and its"
+                               " Hugging Face weights; AUs are probabilities) (default %(default)s)")
     p.add_argument("--raw", action="store_true", help="write unsmoothed values (same as --smooth none)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_max_pixels_option(p)
+    options.add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 
 def _config(args: argparse.Namespace) -> ExtractConfig:
-    check_index("face-index", args.face_index)
-    smoothing = smoothing_config(args, method="none" if args.raw else None)
+    options.check_index("face-index", args.face_index)
+    smoothing = options.smoothing_config(args, method="none" if args.raw else None)
     if args.backend != "mediapipe" and args.face_index is not None:
         raise InputError("--face-index works with the mediapipe backend only")
     return ExtractConfig(backend=args.backend, tracker=TrackerConfig(face_index=args.face_index),

@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from reenact.au.space import EMOTION_PROTOTYPES, PRESETS
-from reenact.commands.options import add_max_pixels_option, config_option
+from reenact.commands import options
 from reenact.device import pick_device
 from reenact.errors import InputError
 from reenact.eval.harness import EvalPlan, evaluate_models, model_specs
@@ -40,8 +40,6 @@ from reenact.render.transfer import MODES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = __doc__
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--model", nargs="+", default=None,
                    help="registered models to compare (reenact.model.registry; default: the default model); "
                         "'none' (do nothing) is always added as the reference row")
@@ -68,18 +66,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="self-reenactment: each clip drives its own frame 0 and every output frame is "
                         "compared with the real one (no CLIP: media/single_face.mp4 and "
                         "media/WolfgangLanger_Pexels.mp4)")
-    config_option(p, "--max-frames", EvalConfig, "max_video_frames",
-                  help="frames used from the start of each clip (default %(default)s; 240 is 10 s at 24 fps)")
-    config_option(p, "--mode", EvalConfig, "transfer", choices=MODES,
-                  help="video AU transfer (default: relative for --videos, absolute for --self-reenact)")
+    options.config_option(p, "--max-frames", EvalConfig, "max_video_frames",
+                          help="frames used from the start of each clip (default %(default)s; 240 is 10 s at"
+                               " 24 fps)")
+    options.config_option(p, "--mode", EvalConfig, "transfer", choices=MODES,
+                          help="video AU transfer (default: relative for --videos, absolute for "
+                               "--self-reenact)")
     p.add_argument("--no-identity", action="store_true", help="skip dlib identity distances")
     p.add_argument("--no-geometry", action="store_true", help="skip dlib 68-point geometry")
-    config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int,
-                  help="frames per model batch (default: the pipeline's)")
+    options.config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int,
+                          help="frames per model batch (default: the pipeline's)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
     p.add_argument("--out", default="out/eval",
                    help="output folder for report.json, report.md, contact_sheet.png")
-    add_max_pixels_option(p)
+    options.add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 

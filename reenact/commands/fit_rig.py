@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from reenact.commands.options import config_option
+from reenact.commands import options
 from reenact.errors import InputError
 from reenact.io.files import atomic_output, check_writable
 from reenact.io.video import list_clips
@@ -24,20 +24,19 @@ from reenact.training.rig_calibration import RigJob, run_fit
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = __doc__
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--clips", nargs="*", type=Path, default=[],
                    help="talking clips or folders of them (searched recursively for .mp4)")
     p.add_argument("--posed", type=Path, default=None,
                    help="a posed set named like TFEID (performer = first 2 characters, expression "
                         "letter 5th, 'a' = neutral)")
     p.add_argument("--photos", nargs="*", type=Path, default=[], help="folders of unrelated face photos")
-    config_option(p, "--max-photos", RigJob, "max_photos",
-                  help="photos used per --photos folder (default %(default)s)")
+    options.config_option(p, "--max-photos", RigJob, "max_photos",
+                          help="photos used per --photos folder (default %(default)s)")
     p.add_argument("--held-out", nargs="*", default=[], metavar="PREFIX",
                    help="clips whose names start with these are scored, not fitted")
-    config_option(p, "--calibration-faces", RigJob, "calibration_faces",
-                  help="neutral posed photos used for the closed-loop gain calibration (default %(default)s)")
+    options.config_option(p, "--calibration-faces", RigJob, "calibration_faces",
+                          help="neutral posed photos used for the closed-loop gain calibration (default "
+                               "%(default)s)")
     p.add_argument("--cache", type=Path, default=None, help="folder keeping the measured landmarks")
     p.add_argument("-o", "--out", type=Path, required=True, help="output .safetensors")
     p.set_defaults(func=run)

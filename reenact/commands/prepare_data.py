@@ -1,4 +1,9 @@
-"""`reenact prepare-data DIR [DIR ...] -o DATASET`: face photos -> aligned, AU-labelled shards."""
+"""`reenact prepare-data DIR [DIR ...] -o DATASET`: face photos -> aligned, AU-labelled shards.
+
+Detect the face in every photo under each DIR (recursively), cut the canonical aligned crop used
+at inference, label it with reenact's AU extractor and write shards, a manifest (with held-out
+identities) and an AU histogram into DATASET.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,25 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from reenact.commands.options import add_max_pixels_option, config_option
+from reenact.commands import options
 from reenact.errors import InputError
 from reenact.training.prepare import PrepareConfig, check_new_folder, photo_jobs, prepare_dataset
 from reenact.training.shards import repack_jpeg
 
-DESCRIPTION = ("Detect the face in every photo under each DIR (recursively), cut the canonical aligned crop "
-               "used at inference, label it with reenact's AU extractor and write shards, a manifest (with "
-               "held-out identities) and an AU histogram into DATASET.")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="folders of face photos")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="DATASET", help="output folder")
     p.add_argument("--max-per-dir", type=int, default=0,
                    help="use at most this many photos per DIR, chosen at random (0: all)")
-    config_option(p, "--crop-size", PrepareConfig, "crop_size",
-                  help="side of the aligned crop in pixels (default %(default)s)")
-    config_option(p, "--seed", PrepareConfig, "seed", help="seed of the subset and of the hold-out")
+    options.config_option(p, "--crop-size", PrepareConfig, "crop_size",
+                          help="side of the aligned crop in pixels (default %(default)s)")
+    options.config_option(p, "--seed", PrepareConfig, "seed", help="seed of the subset and of the hold-out")
     p.add_argument("--jpeg", type=int, default=0, metavar="QUALITY",
                    help="store the crops as JPEG at this quality (~4 KB a face) instead of raw uint8")
     p.add_argument("--repack", type=Path, metavar="DATASET",
                    help="copy a prepared DATASET to -o with JPEG shards (--jpeg quality, default 92)")
-    add_max_pixels_option(p)
+    options.add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 

@@ -1,4 +1,10 @@
-"""`reenact render-batch FACES TARGETS OUT_DIR`: one image per (face, AU target) + a manifest."""
+"""`reenact render-batch FACES TARGETS OUT_DIR`: one image per (face, AU target) + a manifest.
+
+Render each photo in FACES with each AU target in TARGETS into OUT_DIR, one PNG per pair, and
+record every pair in OUT_DIR/manifest.jsonl (source, target AUs, output, face found or why not).
+Resumable: a rerun skips finished pairs and redoes half-written ones. Split the work over
+processes or machines with --shard K/N. See docs/reenact.md.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from reenact.au.targets import read_targets
-from reenact.commands.options import add_render_options, render_config
+from reenact.commands import options
 from reenact.device import pick_device
 from reenact.io.files import check_writable_folder
 from reenact.pipelines import RenderBatchPipeline
 from reenact.pipelines.render_batch import check_out_dir, list_faces, parse_shard
 
-DESCRIPTION = ("Render each photo in FACES with each AU target in TARGETS into OUT_DIR, one PNG per pair, "
-               "and record every pair in OUT_DIR/manifest.jsonl (source, target AUs, output, face found or "
-               "why not). Resumable: a rerun skips finished pairs and redoes half-written ones. Split the "
-               "work over processes or machines with --shard K/N. See docs/reenact.md.")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("faces", type=Path, help="folder of photos, or a text file with one photo path per line")
     p.add_argument("targets", type=Path,
                    help="AU targets: CSV (name, preset, intensity, AU columns) or YAML/JSON list")
@@ -30,13 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="render only faces K, K+N, K+2N, ... (0 <= K < N); one process per GPU/machine")
     p.add_argument("--crop", action="store_true",
                    help="write the 128x128 aligned face crop instead of the full photo")
-    add_render_options(p, video=False)
+    options.add_render_options(p, video=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
-    config = render_config(args)
+    config = options.render_config(args)
     faces = list_faces(args.faces)
     targets = read_targets(args.targets)
     check_out_dir(args.out_dir, faces, targets,

@@ -1,18 +1,16 @@
-"""`reenact SOURCE DRIVER OUT` (= `reenact run ...`): reenact a photo with a driving video."""
+"""`reenact SOURCE DRIVER OUT` (= `reenact run ...`): reenact a photo with a driving video.
+
+Make the face in SOURCE perform the expressions of the face in DRIVER, frame by frame, pasted back
+into the full photo; write OUT (mp4, the driver's frame rate, length and audio). See
+docs/reenact.md.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from reenact.commands.options import (
-    add_render_options,
-    add_smoothing_options,
-    check_index,
-    config_option,
-    render_config,
-    smoothing_config,
-)
+from reenact.commands import options
 from reenact.device import pick_device
 from reenact.errors import InputError
 from reenact.io.images import is_image_path
@@ -20,54 +18,51 @@ from reenact.pipelines import PipelineConfig, ReenactPipeline
 from reenact.pipelines.base import MOTIONS
 from reenact.render.transfer import MODES, REFERENCES, TransferConfig, parse_only
 
-DESCRIPTION = ("Make the face in SOURCE perform the expressions of the face in DRIVER, frame by frame, "
-               "pasted back into the full photo; write OUT (mp4, the driver's frame rate, length and audio)."
-               " See docs/reenact.md.")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("source", type=Path, help="photo of a face (jpg/png/webp ...)")
     p.add_argument("driver", type=Path, help="driving video with a face")
     p.add_argument("out", type=Path, help="output video (.mp4)")
-    config_option(p, "--mode", TransferConfig, "mode", choices=MODES,
-                  help="relative: the source's own AUs + the driver's change from its neutral face; "
-                       "absolute: copy the driver's AU values (default %(default)s)")
-    config_option(p, "--strength", TransferConfig, "strength",
-                  help="multiplier of the transferred expression (default %(default)s)")
-    config_option(p, "--reference", TransferConfig, "reference", choices=REFERENCES,
-                  help="relative mode: the driver's change is measured from its calmest frames (neutral) or "
-                       "from its first frame (first: when the photo shows that expression) (default "
-                       "%(default)s)")
-    config_option(p, "--motion", PipelineConfig, "motion", choices=MOTIONS,
-                  help="warp-guided models: move the face by the rig of the transferred AUs (aus), or by the "
-                       "driver's own pose-free landmark motion (landmarks: keeps speech lip shapes) "
-                       "(default %(default)s)")
+    options.config_option(p, "--mode", TransferConfig, "mode", choices=MODES,
+                          help="relative: the source's own AUs + the driver's change from its neutral face; "
+                               "absolute: copy the driver's AU values (default %(default)s)")
+    options.config_option(p, "--strength", TransferConfig, "strength",
+                          help="multiplier of the transferred expression (default %(default)s)")
+    options.config_option(p, "--reference", TransferConfig, "reference", choices=REFERENCES,
+                          help="relative mode: the driver's change is measured from its calmest frames "
+                               "(neutral) or from its first frame (first: when the photo shows that "
+                               "expression) (default %(default)s)")
+    options.config_option(p, "--motion", PipelineConfig, "motion", choices=MOTIONS,
+                          help="warp-guided models: move the face by the rig of the transferred AUs (aus), "
+                               "or by the driver's own pose-free landmark motion (landmarks: keeps speech "
+                               "lip shapes) (default %(default)s)")
     p.add_argument("--only", default=None, metavar="LIST",
                    help="transfer only these AU groups/AUs, comma-separated: brows, eyes, mouth, nose, "
                         "cheeks, or names like AU12,AU45_L (default: all)")
-    add_smoothing_options(p)
-    config_option(p, "--driver-face-index", PipelineConfig, "driver_face_index", type=int, metavar="K",
-                  help="follow the K-th face of the driver from the left; default: the largest")
+    options.add_smoothing_options(p)
+    options.config_option(p, "--driver-face-index", PipelineConfig, "driver_face_index", type=int,
+                          metavar="K", help="follow the K-th face of the driver from the left; default: the "
+                                            "largest")
     p.add_argument("--preview", nargs="?", const="", default=None, metavar="PATH",
                    help="also write a side-by-side video (driver | output); default path OUT.preview.mp4")
     p.add_argument("--plot", nargs="?", const="", default=None, metavar="PATH",
                    help="also write the plot of the driver's AUs; default path OUT.aus.png")
-    config_option(p, "--max-frames", PipelineConfig, "max_frames", type=int, metavar="N",
-                  help="render only the first N frames of the driver (audio cut to match)")
-    add_render_options(p)
+    options.config_option(p, "--max-frames", PipelineConfig, "max_frames", type=int, metavar="N",
+                          help="render only the first N frames of the driver (audio cut to match)")
+    options.add_render_options(p)
     p.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     """The ``PipelineConfig`` of a `reenact SOURCE DRIVER OUT` command line (checked)."""
-    check_index("driver-face-index", args.driver_face_index)
+    options.check_index("driver-face-index", args.driver_face_index)
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
     transfer = TransferConfig(mode=args.mode, strength=args.strength, only=parse_only(args.only),
                               reference=args.reference)
-    return render_config(args, max_frames=args.max_frames, driver_face_index=args.driver_face_index,
-                         motion=args.motion, smoothing=smoothing_config(args), transfer=transfer)
+    smoothing = options.smoothing_config(args)
+    return options.render_config(args, max_frames=args.max_frames, driver_face_index=args.driver_face_index,
+                                 motion=args.motion, smoothing=smoothing, transfer=transfer)
 
 
 def _side_path(out: Path, value: str | None, suffix: str) -> Path | None:

@@ -1,4 +1,10 @@
-"""`reenact studio`: a local web page to edit a face with AU sliders and to reenact a video."""
+"""`reenact studio`: a local web page to edit a face with AU sliders and to reenact a video.
+
+Serve reenact studio on this machine and print its URL: upload a photo, move one slider per Action
+Unit and see the face change, build an AU script, or reenact a driving video, all with the CLI's
+own pipeline. Works offline; files live in a temporary folder that is deleted when the page closes
+and at exit. See docs/studio.md.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +17,13 @@ import webbrowser
 
 import torch
 
-from reenact.commands.options import add_max_pixels_option
+from reenact.commands import options
 from reenact.device import pick_device
 from reenact.errors import InputError
 from reenact.model.registry import DEFAULT_MODEL, MODELS, build_editor
 
-DESCRIPTION = ("Serve reenact studio on this machine and print its URL: upload a photo, move one slider per "
-               "Action Unit and see the face change, build an AU script, or reenact a driving video, all "
-               "with the CLI's own pipeline. Works offline; files live in a temporary folder that is deleted "
-               "when the page closes and at exit. See docs/studio.md.")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to "
                         "the network, without authentication)")
@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                    help="largest driving clip upload (default 200 MB; photos: 40 MB and --max-pixels)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL; do not open a browser")
-    add_max_pixels_option(p)
+    options.add_max_pixels_option(p)
     p.set_defaults(func=run)
 
 

@@ -1,6 +1,10 @@
 """`reenact train DATASET -o RUN`: train GANimation; `reenact train --export RUN -o G.safetensors`.
 
 The run itself is ``reenact.training.train.train`` (its folder's layout is described there).
+
+Train G and the critic on DATASET (from `reenact prepare-data`) into RUN. With --export RUN, write
+RUN's EMA generator as fp16 safetensors to -o instead. Multi-GPU: torchrun --nproc_per_node N -m
+reenact train ...
 """
 
 from __future__ import annotations
@@ -16,13 +20,8 @@ from reenact.io.files import check_distinct, check_writable_folder, is_inside
 from reenact.training.loop import TrainConfig
 from reenact.training.train import export_generator, train
 
-DESCRIPTION = ("Train G and the critic on DATASET (from `reenact prepare-data`) into RUN. With --export RUN, "
-               "write RUN's EMA generator as fp16 safetensors to -o instead. Multi-GPU: torchrun "
-               "--nproc_per_node N -m reenact train ...")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION
     p.add_argument("dataset", nargs="?", type=Path, help="prepared data set folder")
     p.add_argument("-o", "--out", type=Path, required=True,
                    help="run folder (training) or .safetensors file (--export)")

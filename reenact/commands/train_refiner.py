@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from reenact.commands.options import config_option
+from reenact.commands import options
 from reenact.errors import InputError
 from reenact.interrupt import Interrupted
 from reenact.io.video import list_clips
@@ -29,8 +29,6 @@ from reenact.training.refiner_train import RefinerTrainConfig, export_refiner, t
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = __doc__
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("data", nargs="?", type=Path, help="paired data (.npz from --make-data)")
     p.add_argument("-o", "--out", type=Path, help="run folder (training) or .npz (--make-data)")
     p.add_argument("--make-data", nargs="*", type=Path, metavar="CLIPS",
@@ -39,11 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", nargs="*", default=[], metavar="PREFIX", help="held-out clip name prefixes")
     p.add_argument("--only", nargs="*", default=[], metavar="PREFIX",
                    help="use only clips with these name prefixes (e.g. a held-out evaluation set)")
-    config_option(p, "--pairs-per-clip", PairConfig, "pairs_per_clip", help="(default %(default)s)")
-    config_option(p, "--steps", RefinerTrainConfig, "steps", help="(default %(default)s)")
-    config_option(p, "--batch-size", RefinerTrainConfig, "batch_size", help="(default %(default)s)")
-    config_option(p, "--adversarial", RefinerTrainConfig, "adversarial",
-                  help="weight of the critic (default %(default)s: none)")
+    options.config_option(p, "--pairs-per-clip", PairConfig, "pairs_per_clip", help="(default %(default)s)")
+    options.config_option(p, "--steps", RefinerTrainConfig, "steps", help="(default %(default)s)")
+    options.config_option(p, "--batch-size", RefinerTrainConfig, "batch_size", help="(default %(default)s)")
+    options.config_option(p, "--adversarial", RefinerTrainConfig, "adversarial",
+                          help="weight of the critic (default %(default)s: none)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (1 is much faster on a CPU shared with other jobs)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "WEIGHTS"),

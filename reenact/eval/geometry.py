@@ -24,7 +24,7 @@ from PIL import Image
 
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import InputError
-from reenact.eval.identity import IdentityModelError, model_file
+from reenact.eval.identity import import_dlib, model_file
 from reenact.face.align import similarity_transform
 
 SHAPE_MODEL = "shape_predictor_68_face_landmarks.dat"
@@ -90,11 +90,7 @@ class FaceLandmarks68:
 
     def __init__(self, *, window: int = 200, search_side: int = 640):
         path = model_file(SHAPE_MODEL)
-        try:
-            import dlib
-        except ImportError as exc:
-            raise IdentityModelError(
-                f"dlib is not installed ({exc}); run `.venv/bin/pip install -e '.[eval]'`") from exc
+        dlib = import_dlib()
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(path))

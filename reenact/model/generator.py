@@ -10,17 +10,15 @@ C is (B, 3, S, S) in [-1, 1]; A is (B, 1, S, S) in [0, 1].
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from reenact.au.space import COND_DIM
-from reenact.errors import WeightsError
+from reenact.model.files import load_module, save_module
+
+GENERATOR_FORMAT = "reenact-generator-v1"
 
 
 @dataclass(frozen=True)
@@ -94,11 +92,8 @@ def compose(face: torch.Tensor, color: torch.Tensor, attention: torch.Tensor) ->
 def save_generator(generator: Generator, path, *, metadata: dict[str, str] | None = None,
                    half: bool = True) -> None:
     """Write G's weights as safetensors (fp16 by default) with its config in the metadata."""
-    dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in generator.state_dict().items()}
-    meta = {"format": "reenact-generator-v1", "config": json.dumps(generator.config.to_dict()),
-            **(metadata or {})}
-    save_file(tensors, str(path), metadata=meta)
+    save_module(generator, path, fmt=GENERATOR_FORMAT, config=generator.config.to_dict(), metadata=metadata,
+                half=half)
 
 
 def load_generator(path, *, device: str | torch.device = "cpu") -> Generator:
@@ -107,17 +102,7 @@ def load_generator(path, *, device: str | torch.device = "cpu") -> Generator:
     Raises:
         WeightsError: missing file, or not a reenact generator file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"generator weights {path} not found; pass --weights PATH or run `make setup`")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).float() for k in f.keys()}
-    except (SafetensorError, OSError) as exc:
-        raise WeightsError(f"{path} is not a readable safetensors file ({exc})") from exc
-    if meta.get("format") != "reenact-generator-v1":
-        raise WeightsError(f"{path} is not a reenact generator (metadata format={meta.get('format')!r})")
-    generator = Generator(GeneratorConfig(**json.loads(meta["config"])))
-    generator.load_state_dict(tensors)
-    return generator.eval().to(device)
+    missing = f"generator weights {path} not found; pass --weights PATH or run `make setup`"
+    generator = load_module(path, lambda config: Generator(GeneratorConfig(**config)), fmt=GENERATOR_FORMAT,
+                            what="generator", missing=missing)
+    return generator.to(device)

@@ -17,17 +17,14 @@ gate); cond (B, 40) = target conditioning (20) and its change from the source (2
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from reenact.au.space import COND_DIM
-from reenact.errors import WeightsError
+from reenact.model.files import load_module, save_module
 
 REFINER_FORMAT = "reenact-refiner-v1"
 N_MASKS = 3  # cavity, closed eyes, gate
@@ -124,10 +121,8 @@ def compose_refined(warped: torch.Tensor, color: torch.Tensor, attention: torch.
 def save_refiner(refiner: Refiner, path: str | Path, *, metadata: dict[str, str] | None = None,
                  half: bool = True) -> None:
     """Write R's weights as safetensors (fp16 by default) with its config in the metadata."""
-    dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in refiner.state_dict().items()}
-    meta = {"format": REFINER_FORMAT, "config": json.dumps(refiner.config.to_dict()), **(metadata or {})}
-    save_file(tensors, str(path), metadata=meta)
+    save_module(refiner, path, fmt=REFINER_FORMAT, config=refiner.config.to_dict(), metadata=metadata,
+                half=half)
 
 
 def load_refiner(path: str | Path) -> Refiner:
@@ -136,17 +131,6 @@ def load_refiner(path: str | Path) -> Refiner:
     Raises:
         WeightsError: missing or unreadable file, or not a reenact refiner.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"refiner weights {path} not found; run `make setup` or pass --weights PATH")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).float() for k in f.keys()}
-    except (SafetensorError, OSError) as exc:
-        raise WeightsError(f"{path} is not a readable safetensors file ({exc})") from exc
-    if meta.get("format") != REFINER_FORMAT:
-        raise WeightsError(f"{path} is not a reenact refiner (format={meta.get('format')!r})")
-    refiner = Refiner(RefinerConfig(**json.loads(meta["config"])))
-    refiner.load_state_dict(tensors)
-    return refiner.eval()
+    missing = f"refiner weights {path} not found; run `make setup` or pass --weights PATH"
+    return load_module(path, lambda config: Refiner(RefinerConfig(**config)), fmt=REFINER_FORMAT,
+                       what="refiner", missing=missing)

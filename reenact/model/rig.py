@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.path import Path as PolyPath
-from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 from scipy import sparse
 from scipy.spatial import ConvexHull
@@ -38,6 +37,7 @@ from scipy.spatial import ConvexHull
 from reenact.au.space import COND_NAMES
 from reenact.errors import WeightsError
 from reenact.model import mesh as M
+from reenact.model.files import read_weights
 from reenact.model.warp import triangle_areas
 
 RIG_FORMAT = "reenact-rig-v1"
@@ -112,15 +112,8 @@ def load_rig(path: str | Path) -> AURig:
     Raises:
         WeightsError: missing or unreadable file, or not a reenact rig for this AU layout.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"AU rig {path} not found; run `make setup` or pass --rig PATH")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError) as exc:
-        raise WeightsError(f"{path} is not a readable safetensors file ({exc})") from exc
+    missing = f"AU rig {path} not found; run `make setup` or pass --rig PATH"
+    meta, tensors = read_weights(path, missing=missing, framework="numpy")
     if meta.get("format") != RIG_FORMAT or json.loads(meta.get("cond_names", "[]")) != list(COND_NAMES):
         raise WeightsError(f"{path} is not a reenact AU rig for this AU layout "
                            f"(format={meta.get('format')!r})")

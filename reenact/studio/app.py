@@ -119,11 +119,14 @@ async def close(studio: Studio, request: Request) -> Response:
     return await _json(studio.close_session, request.path_params["sid"])
 
 
-async def upload_photo(studio: Studio, request: Request) -> Response:
+async def _upload(request: Request, studio: Studio, kind: str, limit: int, store) -> Response:
     studio.sessions.get(request.path_params["sid"])  # before reading a large body
-    data = await read_body(request, studio.config.max_photo_bytes, "photo")
-    name = request.query_params.get("name", "")
-    return await _json(studio.upload_photo, request.path_params["sid"], data, name)
+    data = await read_body(request, limit, kind)
+    return await _json(store, request.path_params["sid"], data, request.query_params.get("name", ""))
+
+
+async def upload_photo(studio: Studio, request: Request) -> Response:
+    return await _upload(request, studio, "photo", studio.config.max_photo_bytes, studio.upload_photo)
 
 
 async def example_photo(studio: Studio, request: Request) -> Response:
@@ -161,10 +164,7 @@ async def render_script(studio: Studio, request: Request) -> Response:
 
 
 async def upload_video(studio: Studio, request: Request) -> Response:
-    studio.sessions.get(request.path_params["sid"])
-    data = await read_body(request, studio.config.max_video_bytes, "video")
-    name = request.query_params.get("name", "")
-    return await _json(studio.upload_video, request.path_params["sid"], data, name)
+    return await _upload(request, studio, "video", studio.config.max_video_bytes, studio.upload_video)
 
 
 async def example_video(studio: Studio, request: Request) -> Response:
