@@ -25,3 +25,14 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_face(astronaut):
+    """The astronaut's face as MediaPipe finds it (IMAGE mode)."""
+    from reenact.face.tracking import FaceTracker
+
+    with FaceTracker() as tracker:
+        face = tracker.detect(astronaut)
+    assert face is not None
+    return face

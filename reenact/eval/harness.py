@@ -136,7 +136,6 @@ def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig) -> lis
                              crop_size=config.crop_size)
         face = meters.tracker.detect(ref.frames[0])
         if face is None:
-
             raise NoFaceError(f"no face in frame 0 of {path}; self-reenactment needs a clip that "
                               "starts on a face")
         runs.append((EvalSource(path.stem, ref.frames[0], None, face), path, ref))

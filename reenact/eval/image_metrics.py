@@ -137,7 +137,6 @@ def ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     keep = np.zeros(smap.shape, bool)
     keep[radius:-radius, radius:-radius] = True
     if mask is not None:
-
         keep &= binary_erosion(_region(mask, smap.shape), iterations=radius, border_value=1)
     if not keep.any():
         raise InputError("the mask leaves no pixel for SSIM (it is narrower than the window)")

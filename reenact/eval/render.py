@@ -58,7 +58,6 @@ def load_editor(spec: ModelSpec, *, device: str = "cpu") -> FaceEditor:
         torch.manual_seed(0)
         return GanimationEditor(Generator().eval()).to(device)
     if weights is not None and not os.path.exists(weights):
-
         if weights in load_manifest():
             weights = str(fetch(weights, quiet=True))
     return build_editor(spec.name, weights=weights).to(device)

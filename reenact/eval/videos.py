@@ -195,7 +195,6 @@ def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, c
     if meters.landmarks is None:  # no dlib (the eval extra): frame metrics only
         readings = [GeometryReading(None, None)] * len(frames)
     else:
-
         def read(frame, hint) -> GeometryReading:
             face = meters.landmarks.find(frame, hint)
             return GeometryReading(face, face_geometry(face.points) if face is not None else None)

@@ -169,7 +169,6 @@ class FaceTracker:
         except ImportError as exc:  # pragma: no cover - mediapipe is a core dependency
             raise WeightsError(f"mediapipe is not installed ({exc}); run `make setup`") from exc
         if model_path is None:
-
             model_path = fetch("face_landmarker")
         self.config = config
         self.video = video

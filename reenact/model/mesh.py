@@ -142,7 +142,6 @@ def _mirror_permutation(points: np.ndarray) -> np.ndarray:
 def load_face_mesh(bundle: str | None = None) -> FaceMesh:
     """The face mesh from MediaPipe's bundle (default: the registered ``face_landmarker``)."""
     if bundle is None:
-
         bundle = str(fetch("face_landmarker", quiet=True))
     vertices, triangles = read_canonical_model(bundle)
     canonical = vertices[:, :3] * np.array([1.0, -1.0, -1.0])  # model y up, z towards the viewer

@@ -134,7 +134,6 @@ def region_png(region: np.ndarray, box: tuple[int, int, int, int], scale: float
                ) -> tuple[bytes, tuple[int, int, int, int]]:
     """An edited box at display scale: (PNG bytes, (x0, y0, x1, y1) in display pixels)."""
     if scale < 1.0:
-
         x0, y0, x1, y1 = (round(v * scale) for v in box)
         x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
         region = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)

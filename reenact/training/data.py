@@ -95,7 +95,6 @@ class BatchSampler:
 
     def __init__(self, faces: FaceShards, config: DataConfig = DataConfig(), *, seed: int = 0):
         if len(faces) == 0:
-
             raise InputError("the data set has no training faces; prepare more photos")
         self.faces = faces
         self.config = config

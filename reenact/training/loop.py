@@ -72,7 +72,6 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - known
         if unknown:
-
             raise InputError(f"unknown training options {sorted(unknown)}; known: {sorted(known)}")
         kwargs = {}
         for key, value in raw.items():

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aus_fixtures import WL_NEUTRAL, WL_SMILE_OPEN_EYES, media_path, winks, wl_frames, wl_raw_track
 
 from reenact.au.blendshapes import aus_from_face
-from reenact.au.extract import ExtractConfig, extract_au_track, extract_aus, extract_image_aus
+from reenact.au.extract import (
+    ExtractConfig,
+    count_faces,
+    extract_au_track,
+    extract_aus,
+    extract_image_aus,
+    face_index_error,
+    sample_frames,
+    track_clip,
+)
 from reenact.au.smoothing import SmoothingConfig
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.au.track import AUTrack
 from reenact.errors import InputError, NoFaceError
 from reenact.face.tracking import FaceTracker, TrackerConfig
 from reenact.io.video import iter_frames, probe_video
+from tests.aus_fixtures import WL_NEUTRAL, WL_SMILE_OPEN_EYES, media_path, winks, wl_frames, wl_raw_track
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 
@@ -225,3 +234,56 @@ def test_single_face_fast_path_matches_full_tracking():
         return np.abs(np.diff(x, 2, axis=0)).mean()
 
     assert jitter(fast.values) < jitter(full.values)
+
+
+# --------------------------------------------------------------------------- the stage functions
+
+
+def test_track_clip_frames_in_chunks(astronaut):
+    """track_clip on chunks of frames in memory: one row per frame, the clip's fps, landmarks kept."""
+    frames = np.stack([astronaut, np.roll(astronaut, 4, axis=1), np.roll(astronaut, 8, axis=1)] * 2)
+    chunks = [frames[:4], frames[4:]]
+    track = track_clip(chunks, 12.5, keep_landmarks=True)
+    assert len(track) == 6 and track.fps == 12.5 and track.found.all()
+    assert track.landmarks.shape == (6, 478, 3)
+    assert track.column("AU12").min() > 0.3  # the astronaut smiles in every frame
+    assert (np.diff(track.landmarks[:3, :, 0].mean(axis=1)) > 2).all()  # it follows the shift
+    with pytest.raises(InputError, match="no frames"):
+        track_clip(iter(()), 25.0)
+
+
+def test_track_clip_follows_the_chosen_face():
+    from reenact.io.images import load_image
+
+    image = load_image(media_path("multi_face.jpg"))
+    frames = np.stack([image] * 2)
+    with FaceTracker(TrackerConfig(max_faces=8)) as tracker:
+        lefts = sorted(f.box[0] for f in tracker.detect_all(image))
+    second = track_clip([frames], 10.0, config=TrackerConfig(max_faces=8, face_index=1), keep_landmarks=True)
+    assert second.found.all()
+    assert second.landmarks[0, :, 0].min() == pytest.approx(lefts[1], abs=3.0)
+
+
+def test_count_faces_and_the_face_index_message():
+    from reenact.io.images import load_image
+
+    image = load_image(media_path("multi_face.jpg"))
+    config = TrackerConfig(max_faces=8)
+    n = count_faces([image], config=config)
+    assert n >= 2
+    unasked = face_index_error("the photo", face_index=None, option="--face-index", frames=lambda: [image])
+    assert unasked is None
+    err = face_index_error("the photo", face_index=n + 3, option="--face-index", frames=lambda: [image],
+                           config=config)
+    assert isinstance(err, NoFaceError)
+    assert str(err) == (f"the photo shows {n} face(s); --face-index {n + 3} does not exist "
+                        f"(use 0..{n - 1}, counted from the left)")
+    blank = np.full((120, 120, 3), 90, np.uint8)  # no face at all: the plain "no face" applies
+    assert face_index_error("x", face_index=0, option="--face-index", frames=lambda: [blank]) is None
+
+
+def test_sample_frames_spread_over_the_clip():
+    info = probe_video(media_path("single_face.mp4"))
+    frames = sample_frames(info, k=4)
+    assert frames.shape == (4, info.height, info.width, 3) and frames.dtype == np.uint8
+    assert len(sample_frames(info, n_frames=2, k=8)) == 2  # at most the frames asked of

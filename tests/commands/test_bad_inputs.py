@@ -21,9 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from bad_inputs_assets import CLIP_FRAMES, CLIP_SIZE, Assets, listing, sha256_tree, stderr_lines, video_facts
 
 from reenact import cli
+from tests.bad_inputs_assets import (
+    CLIP_FRAMES,
+    CLIP_SIZE,
+    Assets,
+    listing,
+    sha256_tree,
+    stderr_lines,
+    video_facts,
+)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from reenact import cli
 from reenact.model.generator import Generator, GeneratorConfig, save_generator
 from reenact.pipelines.demo import EXAMPLE_SCRIPT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

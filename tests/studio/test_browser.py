@@ -32,7 +32,7 @@ import pytest
 pytest.importorskip("starlette", reason="the studio extra is not installed (pip install -e '.[studio]')")
 pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 SETTLED = ("!window.studio.inflight && !window.studio.pending && window.studio.photo && "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aus_fixtures import WL_BLINK, WL_BLINK_SHORT, WL_STILL, wl_raw_track
 
 from reenact.au.smoothing import (
     SmoothingConfig,
@@ -18,6 +17,7 @@ from reenact.au.smoothing import (
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.au.track import AUTrack
 from reenact.errors import InputError, NoFaceError
+from tests.aus_fixtures import WL_BLINK, WL_BLINK_SHORT, WL_STILL, wl_raw_track
 
 AU45 = TABLE_AU_NAMES.index("AU45")
 

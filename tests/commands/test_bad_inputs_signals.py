@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from bad_inputs_assets import Assets, cli_command, listing, sha256_tree, stderr_lines, video_facts
 
 from reenact import cli
 from reenact.io.files import STALE_AFTER_S, atomic_output
+from tests.bad_inputs_assets import Assets, cli_command, listing, sha256_tree, stderr_lines, video_facts
 
 
 @pytest.fixture(scope="module")

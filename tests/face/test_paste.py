@@ -13,16 +13,6 @@ from reenact.face.paste import PasteConfig, Paster, crop_window, face_region
 
 
 @pytest.fixture(scope="module")
-def astronaut_face(astronaut):
-    from reenact.face.tracking import FaceTracker
-
-    with FaceTracker() as tracker:
-        face = tracker.detect(astronaut)
-    assert face is not None
-    return face
-
-
-@pytest.fixture(scope="module")
 def paster(astronaut, astronaut_face):
     return Paster(astronaut, astronaut_face.landmarks, align_face(astronaut_face.landmarks, 128))
 

@@ -1,0 +1,89 @@
+"""Face tracking: MediaPipe on real faces, the face choice, pose angles, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reenact.errors import InputError
+from reenact.face.tracking import (
+    BLENDSHAPE_NAMES,
+    FaceObservation,
+    FaceTracker,
+    TrackerConfig,
+    pose_from_transform,
+    select_face,
+)
+
+
+def _face(x0: float, size: float) -> FaceObservation:
+    """A stand-in face: landmarks spread over a square box at x0."""
+    rng = np.random.default_rng(int(x0))
+    lm = np.c_[rng.random((478, 2)) * size, np.zeros(478)].astype(np.float32)
+    lm[:, 0] += x0
+    lm[0, :2], lm[1, :2] = (x0, 0.0), (x0 + size, size)
+    return FaceObservation(landmarks=lm, blendshapes=np.zeros(52, np.float32),
+                           transform=np.eye(4, dtype=np.float32), image_size=(500, 500))
+
+
+def test_select_face_largest_or_counted_from_the_left():
+    small_left, big_right, middle = _face(10, 50), _face(300, 120), _face(150, 80)
+    faces = [big_right, small_left, middle]
+    assert select_face(faces, None) is big_right
+    assert [select_face(faces, k) for k in range(3)] == [small_left, middle, big_right]
+    assert select_face(faces, 3) is None and select_face([], None) is None
+
+
+def test_box_and_area():
+    face = _face(20, 40)
+    assert face.box == pytest.approx((20.0, 0.0, 60.0, 40.0))
+    assert face.area == pytest.approx(1600.0)
+
+
+@pytest.mark.parametrize("yaw", [-30.0, 0.0, 25.0])
+def test_pose_from_a_known_rotation(yaw):
+    a = np.radians(yaw)
+    transform = np.eye(4)
+    transform[:3, :3] = 2.0 * np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    got = pose_from_transform(transform)  # a scaled rotation: scale is divided out
+    assert got == pytest.approx((yaw, 0.0, 0.0), abs=1e-6)
+
+
+def test_real_face_landmarks_blendshapes_pose(astronaut, astronaut_face):
+    face = astronaut_face
+    h, w = astronaut.shape[:2]
+    assert face.landmarks.shape == (478, 3) and face.landmarks.dtype == np.float32
+    x0, y0, x1, y1 = face.box
+    assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and face.image_size == (h, w)
+    assert face.blendshapes.shape == (len(BLENDSHAPE_NAMES),)
+    assert ((face.blendshapes >= 0) & (face.blendshapes <= 1)).all()
+    assert all(abs(angle) < 30 for angle in face.pose)  # a roughly frontal portrait
+
+
+def test_no_face_on_a_blank_image():
+    with FaceTracker() as tracker:
+        assert tracker.detect_all(np.full((200, 200, 3), 128, np.uint8)) == []
+        assert tracker.detect(np.full((200, 200, 3), 128, np.uint8)) is None
+
+
+def test_video_mode_follows_the_face_through_frames(astronaut, astronaut_face):
+    frames = [astronaut, np.roll(astronaut, 6, axis=1), np.roll(astronaut, 12, axis=1)]
+    with FaceTracker(TrackerConfig(max_faces=1), video=True) as tracker:
+        faces = list(tracker.track_frames(frames, fps=25.0))
+    assert all(f is not None for f in faces)
+    shifts = [f.landmarks[:, 0].mean() - astronaut_face.landmarks[:, 0].mean() for f in faces]
+    assert shifts == pytest.approx([0, 6, 12], abs=2.0)
+
+
+@pytest.mark.parametrize("image", [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
+                                   np.zeros((10, 10, 3), np.float32), "not an image"])
+def test_bad_images_are_refused(image):
+    with FaceTracker() as tracker, pytest.raises(InputError):
+        tracker.detect_all(image)
+
+
+def test_modes_are_not_mixed(astronaut):
+    with FaceTracker(video=True) as tracker, pytest.raises(InputError, match="video mode"):
+        tracker.detect_all(astronaut)
+    with FaceTracker() as tracker, pytest.raises(InputError, match="image mode"):
+        tracker.track(astronaut, 0)
