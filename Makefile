@@ -8,10 +8,10 @@ test: setup
 	.venv/bin/python -m pytest -q -ra
 
 demo: setup
-	.venv/bin/python -m reenact.pipelines.demo --out out/demo
+	.venv/bin/python pipelines/demo.py --out out/demo
 
 lint: setup
-	.venv/bin/ruff check reenact tests benchmarks
+	.venv/bin/ruff check reenact pipelines tests benchmarks cli.py
 
 bench: setup
 	.venv/bin/python benchmarks/bench_aus.py

@@ -3,7 +3,7 @@
 Animate the face in SOURCE along SCRIPT: keyframes of Action Units or named presets (emotions,
 blink, winks) with easing and layers, or an AU table (reenact aus / OpenFace / py-feat CSV). OUT
 is an .mp4, or a folder that gets one PNG per frame. See docs/reenact.md and
-reenact/pipelines/examples/.
+pipelines/examples/.
 """
 
 from __future__ import annotations

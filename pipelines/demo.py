@@ -8,7 +8,8 @@ registered in weights/manifest.json (or ``--weights``).
 Writes into --out: demo.mp4 (the reenactment, with the driver's audio), demo.preview.mp4
 (driver | output side by side), demo.aus.png (the driver's AUs), animate.mp4 (the example AU
 script examples/smile_blink.yaml beside this file) and source.png. Run it with
-``python -m reenact.pipelines.demo`` (``make demo``); it needs scikit-image (the dev extra).
+``python pipelines/demo.py`` (``make demo``; ``python -m reenact.pipelines.demo`` too); it needs
+scikit-image (the dev extra).
 """
 
 from __future__ import annotations
