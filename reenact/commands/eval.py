@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "colour, dlib geometry, identity, seams, flicker",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", nargs="+", default=None,
-                   help="registered models to compare (reenact.model.registry; default: the default model); "
+                   help="registered models to compare (reenact.model.registry; default: the default model; "
+                        "NAME:landmarks drives a warp model by landmark motion in video runs); "
                         "'none' (do nothing) is always added as the reference row")
     p.add_argument("--weights", nargs="+", default=None,
                    help="weights of the ganimation model: .safetensors paths, weights/manifest.json names or "
@@ -85,9 +86,10 @@ def model_specs(models: list[str] | None, weights: list[str] | None):
     from reenact.eval.harness import with_reference_row
     from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec
     from reenact.model.registry import DEFAULT_MODEL, MODELS
+    from reenact.motion import MOTIONS
 
     names = models or [DEFAULT_MODEL]
-    unknown = [n for n in names if n not in MODELS]
+    unknown = [n for n in names if n.split(":")[0] not in MODELS or n.partition(":")[2] not in ("", *MOTIONS)]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     if weights and "ganimation" not in names:
@@ -105,7 +107,8 @@ def model_specs(models: list[str] | None, weights: list[str] | None):
                                          "manifest name")
                 specs.append(ModelSpec(name, w, label))
         else:
-            specs.append(ModelSpec(name))
+            base, _, motion = name.partition(":")  # warp+refiner:landmarks = landmark motion
+            specs.append(ModelSpec(base, label=name if motion else "", motion=motion or None))
     labels = [s.title for s in specs]
     specs = [replace(s, label=f"{s.title}#{labels[:k].count(s.title) + 1}")  # two files of one name
              if labels.count(s.title) > 1 else s for k, s in enumerate(specs)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -132,18 +132,21 @@ def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
     recorders = [(spec, RecordingEditor(load_editor(spec, device=device))) for spec in models]
     with FaceTracker() as tracker:
         meters = MeterFactory(tracker, IdentityMeter(config.identity), _landmarks(config.geometry))
-        common = dict(pipeline_config=pipeline_config, meters=meters, config=config, progress=progress)
+        common = dict(meters=meters, config=config, progress=progress)
         if plan.kind == "targets":
             sources = load_sources(plan.sources or DEFAULT_SOURCES, tracker=tracker)[:plan.max_sources]
 
             targets = plan.targets or default_targets()
-            return [evaluate_targets(rec, sources, targets, model=spec.title,
+            return [evaluate_targets(rec, sources, targets, model=spec.title, pipeline_config=pipeline_config,
                                      meta=model_meta(spec, rec, pipeline_config), **common)
                     for spec, rec in recorders]
         runs = _video_runs(plan, meters, config)
-        return [evaluate_videos(rec, runs, model=spec.title, meta=model_meta(spec, rec, pipeline_config),
-                                **common)
-                for spec, rec in recorders]
+        out = []
+        for spec, rec in recorders:
+            cfg = replace(pipeline_config, motion=spec.motion) if spec.motion else pipeline_config
+            out.append(evaluate_videos(rec, runs, model=spec.title, pipeline_config=cfg,
+                                       meta=model_meta(spec, rec, cfg) | {"motion": cfg.motion}, **common))
+        return out
 
 
 def evaluate_editor(editor: FaceEditor, sources: Sequence[str] = DEFAULT_SOURCES,

@@ -200,7 +200,9 @@ class WarpEditor:
                                      torch.from_numpy(geom.triangles), geom.grid_size, scale=geom.step,
                                      offset=geom.offset)
         fields = coarse.numpy()
-        warped = np.stack([remap(prepared.region_u8, f, geom.step, geom.inside) for f in fields])
+        fine = _fine_fields(src_v, dst_v, geom) if geom.step > 1 else [[] for _ in range(b)]
+        warped = np.stack([remap(prepared.region_u8, f, geom.step, geom.inside, fine[i])
+                           for i, f in enumerate(fields)])
         return coarse.to(self.device), tri.to(self.device), warped
 
     def fill_cavity(self, prepared: WarpFace, warped: np.ndarray, tri: torch.Tensor) -> np.ndarray:
@@ -256,6 +258,30 @@ class WarpEditor:
         composed = crop + weight * (color - crop)
         crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()
+
+
+def _fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, pad: int = 3) -> list:
+    """Per frame, the backward field at every pixel of the boxes around the destination mouth and
+    eyes (union over the batch): ``remap``'s ``fine`` argument."""
+    h, w = geom.size
+    src_t, dst_t = torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float()
+    corners = dst_v[:, geom.triangles]  # (B, M, 3, 2)
+    lo, hi = corners.min(2).min(0), corners.max(2).max(0)  # (M, 2) over the batch
+    per_frame: list[list] = [[] for _ in range(len(dst_v))]
+    for contour in (M.MOUTH_INNER, M.RIGHT_EYE, M.LEFT_EYE):  # where the field jumps
+        pts = dst_v[:, list(contour)].reshape(-1, 2)
+        x0, y0 = (max(int(np.floor(v)) - pad, 0) for v in pts.min(0))
+        x1 = min(int(np.ceil(pts[:, 0].max())) + pad + 1, w)
+        y1 = min(int(np.ceil(pts[:, 1].max())) + pad + 1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        near = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
+        tris = torch.from_numpy(geom.triangles[near])
+        field, tri = backward_field(src_t, dst_t, tris, (y1 - y0, x1 - x0), origin=(float(x0), float(y0)))
+        covered = (tri >= 0).view(-1, y1 - y0, x1 - x0).numpy()
+        for b, (f, c) in enumerate(zip(field.numpy(), covered, strict=True)):
+            per_frame[b].append(((x0, y0, x1, y1), f, c))
+    return per_frame
 
 
 def _lid_margin_lifted(src: np.ndarray, dst: np.ndarray, *, lift: float = 0.25) -> np.ndarray:
