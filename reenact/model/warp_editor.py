@@ -247,10 +247,7 @@ class WarpEditor:
                                        region_size=geom.size, offset=geom.offset)
         cond = table_to_cond(targets)
         cond_in = torch.from_numpy(np.concatenate([cond, cond - prepared.cond[None]], 1)).to(self.device)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                                    enabled=precision == "bf16"):
-            color, attention = self.refiner(crop, crop_masks, cond_in)
-        color, attention = color.float(), attention.float()
+        color, attention = self.run_refiner(crop, crop_masks, cond_in, precision=precision)
         if prepared.is_grey:  # grey in, grey out
             color = color.mean(1, keepdim=True).expand(-1, 3, -1, -1)
         weight = crop_masks[:, 2:3] * (1.0 - attention)
@@ -258,6 +255,37 @@ class WarpEditor:
         composed = crop + weight * (color - crop)
         crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()
+
+
+    def run_refiner(self, crop: torch.Tensor, masks: torch.Tensor, cond: torch.Tensor, *,
+                    precision: str = "fp32", margin: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+        """The refiner on the part of the crop its gate can reach (plus ``margin`` pixels of
+        context; the network is fully convolutional), colour 0 and attention 1 elsewhere: a closed
+        gate costs nothing, the mouth and the eyes a fraction of the whole crop."""
+        b, _, size, _ = crop.shape
+        color = torch.zeros_like(crop)
+        attention = torch.ones_like(crop[:, :1])
+        on = (masks[:, 2] > 1.0 / 255).any(0)
+        if not on.any():
+            return color, attention
+        ys, xs = torch.nonzero(on, as_tuple=True)
+        unit = 2 ** self.refiner.config.n_down
+        y0, y1 = _span(int(ys.min()), int(ys.max()), margin, unit, size)
+        x0, x1 = _span(int(xs.min()), int(xs.max()), margin, unit, size)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                    enabled=precision == "bf16"):
+            c, a = self.refiner(crop[..., y0:y1, x0:x1], masks[..., y0:y1, x0:x1], cond)
+        color[..., y0:y1, x0:x1] = c.float()
+        attention[..., y0:y1, x0:x1] = a.float()
+        return color, attention
+
+
+def _span(lo: int, hi: int, margin: int, unit: int, size: int) -> tuple[int, int]:
+    """[lo - margin, hi + margin] widened to a multiple of ``unit`` and kept inside [0, size)."""
+    start, stop = max(lo - margin, 0), min(hi + margin + 1, size)
+    length = min(-(-(stop - start) // unit) * unit, size)
+    start = max(min(start, size - length), 0)
+    return start, start + length
 
 
 def _fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, pad: int = 3) -> list:
