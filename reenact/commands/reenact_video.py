@@ -156,8 +156,8 @@ def summary(result) -> str:
     t = result.timings
     return (f"{result.n_frames} frames in {t.total_s:.1f} s ({t.fps:.1f} fps, {result.device}, "
             f"{result.precision}; "
-            f"decode {t.decode_s:.1f} s, track+AUs {t.track_s:.1f} s, generate {t.generate_s:.1f} s, "
-            f"paste {t.paste_s:.1f} s, encode {t.encode_s:.1f} s)")
+            f"decode {t.decode_s:.1f} s, track+AUs {t.track_s:.1f} s, warp {t.warp_s:.1f} s, "
+            f"generate {t.generate_s:.1f} s, paste {t.paste_s:.1f} s, encode {t.encode_s:.1f} s)")
 
 
 def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
