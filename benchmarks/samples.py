@@ -21,6 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SOURCES = ("astronaut", "astronaut:grey", "media/single_face.jpg")
+EYE_CELL = (360, 116)  # ~4x the astronaut's eyes (512 px photo)
+MOUTH_CELL = (360, 216)
 TARGETS = ("happy", "sad", "surprise", "fear", "anger", "disgust", "contempt", "wink_left", "wink_right",
            "blink")
 
@@ -74,10 +76,10 @@ def sheets(rows) -> tuple[np.ndarray, np.ndarray]:
                                      for f, t in zip(all_frames, titles, strict=True)], 1))
         eyes = lm[list(M.RIGHT_EYE) + list(M.LEFT_EYE)]
         mouth = lm[list(M.MOUTH_OUTER)]
-        ew = int(np.ptp(eyes[:, 0]) * 1.3)
-        mw = int(np.ptp(mouth[:, 0]) * 1.6)
-        eye_cells = [_window(f, eyes, 1.3, (4 * ew, int(4 * ew * 0.32)), nearest=True) for f in all_frames]
-        mouth_cells = [_window(f, mouth, 1.6, (4 * mw, int(4 * mw * 0.6)), nearest=True) for f in all_frames]
+        # the astronaut's eyes and mouth at 4x (nearest: every pixel the model made shows); the
+        # other faces at the same cell size
+        eye_cells = [_window(f, eyes, 1.3, EYE_CELL, nearest=True) for f in all_frames]
+        mouth_cells = [_window(f, mouth, 1.6, MOUTH_CELL, nearest=True) for f in all_frames]
         width = max(c.shape[1] for c in eye_cells + mouth_cells)
         cells = []
         for e, m, t in zip(eye_cells, mouth_cells, titles, strict=True):

@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from reenact.commands.reenact_video import pick_device, summary
     from reenact.io_utils import atomic_output
-    from reenact.pipeline import PipelineConfig, ReenactPipeline
+    from reenact.pipeline import PipelineConfig, ReenactPipeline, set_cpu_threads
     from reenact.script import load_script
     from reenact.weights import fetch
 
@@ -61,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     with atomic_output(args.out / "source.png") as tmp:
         Image.fromarray(source).save(tmp)
     driver = fetch(DRIVER)
+    set_cpu_threads(1)  # as the CLI's default
     config = PipelineConfig(max_frames=args.max_frames)
     pipeline = ReenactPipeline.from_pretrained(args.weights, config, model=args.model)
     pipeline = pipeline.to(pick_device(args.device))

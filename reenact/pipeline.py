@@ -54,6 +54,7 @@ from reenact.tracking import FaceTracker, TrackerConfig
 from reenact.transfer import TransferConfig, transfer_aus
 
 PRECISIONS = ("auto", "bf16", "fp32")
+CHUNK_BYTES = 48 * 2 ** 20  # frames in one decoded chunk or rendered batch, at most (memory at 1080p)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,21 @@ def registered_generator_path() -> Path:
     return fetch(preferred, quiet=True)
 
 
+def set_cpu_threads(n: int | None) -> None:
+    """Threads of torch's and OpenCV's CPU kernels (None: leave their defaults).
+
+    One is the right number for the pipeline on a small CPU: its own threads (decoding, frame
+    assembly) and ffmpeg use the other cores, and two kernel threads per library competing with
+    them ran 2-3x slower here (16 vs 6 fps at 512x512 on 2 cores).
+    """
+    if n is None:
+        return
+    import cv2
+
+    torch.set_num_threads(max(1, n))
+    cv2.setNumThreads(max(1, n))
+
+
 def bf16_supported(device: torch.device) -> bool:
     """Whether bf16 autocast is native (fast) on ``device``; checked with a tiny probe."""
     if device.type == "cuda":
@@ -254,10 +270,11 @@ class ReenactPipeline:
                         config: PipelineConfig = PipelineConfig(), *, model: str | None = None,
                         **components) -> ReenactPipeline:
         """A pipeline with the named model (``reenact.model.registry``; default: the registered
-        default model) and its weights (default: the registered ones)."""
-        from reenact.model.registry import DEFAULT_MODEL, build_editor
+        default model, or the model ``weights`` belong to) and its weights (default: the registered
+        ones)."""
+        from reenact.model.registry import build_editor
 
-        editor = build_editor(model or DEFAULT_MODEL, weights=weights, paste=config.paste)
+        editor = build_editor(model, weights=weights, paste=config.paste)
         return cls(editor, config, **components)
 
     @property
@@ -268,6 +285,16 @@ class ReenactPipeline:
         self.editor.to(torch.device(device))
         self._bf16 = None
         return self
+
+    def frames_per_chunk(self, pixels: int) -> int:
+        """Driver frames decoded per chunk: the config's, fewer for big frames so that a chunk
+        stays under ``CHUNK_BYTES`` (pass 1 holds a few chunks at once)."""
+        return max(2, min(self.config.chunk_size, CHUNK_BYTES // max(3 * pixels, 1)))
+
+    def frames_per_batch(self, pixels: int) -> int:
+        """Frames per render batch: ``batch_size``, fewer for big photos (each frame of a batch is
+        assembled at full size, and a few batches are in flight)."""
+        return max(2, min(self.batch_size, CHUNK_BYTES // max(3 * pixels, 1)))
 
     @property
     def precision(self) -> str:
@@ -449,7 +476,8 @@ class ReenactPipeline:
 
         timings = timings if timings is not None else StageTimings()
         limit = self.config.max_frames
-        chunks = _limited(iter_frames(info.path, chunk_size=self.config.chunk_size, info=info, prefetch=0),
+        chunks = _limited(iter_frames(info.path, chunk_size=self.frames_per_chunk(info.width * info.height),
+                                      info=info, prefetch=0),
                           limit)
         timed = _Timed(chunks)  # decode time, spent in the prefetch thread
         total = min(info.n_frames, limit) if limit else info.n_frames
@@ -524,7 +552,8 @@ class ReenactPipeline:
         sink = _make_sink(out, frames_dir, width=w, height=h, fps=fps, audio_from=audio_from,
                           audio_codec=audio_codec, audio_duration_s=audio_duration_s,
                           encode=self.config.encode, preview=preview, preview_frames=preview_frames)
-        batches = render_batches(self.editor, prepared, targets, batch_size=self.batch_size, motion=motion,
+        batches = render_batches(self.editor, prepared, targets, motion=motion,
+                                 batch_size=self.frames_per_batch(src.image.shape[0] * src.image.shape[1]),
                                  precision=self.precision, check_stop=check_stop)
         with sink, _Worker(sink.write, self.config.queue_depth, prepared.assemble) as worker:
             for _, batch in batches:

@@ -16,8 +16,9 @@ def add_common_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
     """Options every rendering command shares."""
     from reenact.model.registry import DEFAULT_MODEL, MODELS
 
-    p.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
-                   help=f"face model (default {DEFAULT_MODEL}); none renders the photo unchanged")
+    p.add_argument("--model", choices=tuple(MODELS), default=None,
+                   help=f"face model (default {DEFAULT_MODEL}, or ganimation for a generator's --weights); "
+                        "none renders the photo unchanged")
     p.add_argument("--weights", type=Path, default=None, metavar="PATH",
                    help="the model's weights (.safetensors); default: those registered in "
                         "weights/manifest.json")
@@ -25,6 +26,9 @@ def add_common_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
                    help="animate the K-th face of the photo from the left (0-based); default: the largest")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads of torch and OpenCV (default 1: the pipeline's own threads and ffmpeg "
+                        "use the other cores; 0 = the libraries' defaults)")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                    help="auto: bf16 autocast where the device runs it natively (CUDA, AMX CPUs), else fp32")
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
@@ -104,7 +108,13 @@ def _check_index(name: str, value: int | None) -> None:
 
 
 def common_config(args: argparse.Namespace, **extra):
-    """The PipelineConfig fields shared by the rendering commands."""
+    """The PipelineConfig fields shared by the rendering commands (and the CPU thread count,
+    which is process-wide, set here)."""
+    from reenact.pipeline import set_cpu_threads
+
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0, got {args.threads}")
+    set_cpu_threads(args.threads or None)
     from reenact.encode import EncodeConfig
     from reenact.paste import PasteConfig
     from reenact.tracking import TrackerConfig
