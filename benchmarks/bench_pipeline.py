@@ -110,11 +110,12 @@ def worker(args: argparse.Namespace) -> dict:
     """One timed run in this (child) process; returns a JSON-ready dict."""
     import torch
 
+    from reenact.device import set_cpu_threads
     from reenact.io.video import probe_video, read_all_frames
     from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     device = pick_device(args.device)
-    torch.set_num_threads(args.threads or torch.get_num_threads())
+    set_cpu_threads(args.threads or None)
     generator, g_name = build_generator(args.weights, args.tiny, args.model)
     clip = Path(args.worker)
     source = read_all_frames(clip, max_frames=1)[0]
@@ -202,7 +203,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch and OpenCV threads (default 1, as the CLI; 0: the libraries' choice)")
     p.add_argument("--json", default=None, help="also write the rows as JSON here")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)

@@ -38,13 +38,14 @@ from reenact.io.sinks import FrameSink
 from reenact.model.editor import FaceEditor, SourceFace
 from reenact.model.ganimation import GanimationEditor
 from reenact.model.generator import Generator
-from reenact.model.registry import DEFAULT_MODEL, build_editor
+from reenact.model.registry import build_editor
+from reenact.render.motion import MOTIONS
 from reenact.render.renderer import StageTimings, render_frames
 from reenact.render.source import find_source_face
 from reenact.render.transfer import TransferConfig
 
-#: How a driving video moves a warp-guided face (``PipelineConfig.motion``, ``--motion``).
-MOTIONS: tuple[str, ...] = ("aus", "landmarks")
+#: Frames in one decoded chunk or rendered batch at the most (memory at 1080p).
+CHUNK_BYTES = 48 * 2 ** 20
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ class ReenactOutput:
         t = self.timings
         return (f"{self.n_frames} frames in {t.total_s:.1f} s ({t.fps:.1f} fps, {self.device}, "
                 f"{self.precision}; "
-                f"decode {t.decode_s:.1f} s, track+AUs {t.track_s:.1f} s, generate {t.generate_s:.1f} s, "
-                f"paste {t.paste_s:.1f} s, encode {t.encode_s:.1f} s)")
+                f"decode {t.decode_s:.1f} s, track+AUs {t.track_s:.1f} s, warp {t.warp_s:.1f} s, "
+                f"generate {t.generate_s:.1f} s, paste {t.paste_s:.1f} s, encode {t.encode_s:.1f} s)")
 
 
 #: ``make_tracker(video) -> FaceTracker``: the source photo's tracker (video=False).
@@ -161,8 +162,9 @@ class Pipeline:
                         config: PipelineConfig = PipelineConfig(), *, model: str | None = None,
                         **components) -> Pipeline:
         """A pipeline with the named model (``reenact.model.registry``; default: the registered
-        default model) and its weights (default: the registered ones)."""
-        editor = build_editor(model or DEFAULT_MODEL, weights=weights, paste=config.paste)
+        default model, or the model ``weights`` belong to) and its weights (default: the registered
+        ones)."""
+        editor = build_editor(model, weights=weights, paste=config.paste)
         return cls(editor, config, **components)
 
     @classmethod
@@ -202,6 +204,16 @@ class Pipeline:
             return self.config.batch_size
         return 64 if self.device.type == "cuda" else 16
 
+    def frames_per_chunk(self, pixels: int) -> int:
+        """Driver frames decoded per chunk: the config's, fewer for big frames so that a chunk
+        stays under ``CHUNK_BYTES`` (pass 1 holds a few chunks at once)."""
+        return max(2, min(self.config.chunk_size, CHUNK_BYTES // max(3 * pixels, 1)))
+
+    def frames_per_batch(self, pixels: int) -> int:
+        """Frames per render batch: ``batch_size``, fewer for big photos (each frame of a batch is
+        assembled at full size, and a few batches are in flight)."""
+        return max(2, min(self.batch_size, CHUNK_BYTES // max(3 * pixels, 1)))
+
     # ----------------------------------------------------------------------- shared steps
 
     @staticmethod
@@ -226,8 +238,9 @@ class Pipeline:
 
     def render(self, src: SourceFace, targets: np.ndarray, sink: FrameSink, *,
                motion: np.ndarray | None = None, crops: bool = False, timings: StageTimings | None = None,
-               progress: bool = False) -> np.ndarray | None:
-        """The editor on ``src`` for every (T, 23) target row, in batches, into ``sink``.
+               progress: bool = False, batch_size: int | None = None) -> np.ndarray | None:
+        """The editor on ``src`` for every (T, 23) target row, in batches (``batch_size``, default
+        ``frames_per_batch`` of the photo), into ``sink``.
 
         Returns:
             ``sink.result()``: the (T, H, W, 3) uint8 frames of a ``MemorySink``, else None.
@@ -235,7 +248,8 @@ class Pipeline:
         prepared = self.editor.prepare(src)
         bar = progress_bar(progress, len(targets), "rendering")
         try:
-            return render_frames(self.editor, prepared, targets, sink, batch_size=self.batch_size,
+            batch_size = batch_size or self.frames_per_batch(src.image.shape[0] * src.image.shape[1])
+            return render_frames(self.editor, prepared, targets, sink, batch_size=batch_size,
                                  precision=self.precision, motion=motion, queue_depth=self.config.queue_depth,
                                  crops=crops, timings=timings, progress=bar.update if bar else None)
         finally:

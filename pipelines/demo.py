@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from reenact.au.script import load_script
-from reenact.device import pick_device
+from reenact.device import pick_device, set_cpu_threads
 from reenact.errors import ReenactError
 from reenact.io.files import atomic_output
 from reenact.pipelines.animate import AnimatePipeline
@@ -63,6 +63,7 @@ def run_demo(out: Path, *, model: str | None = None, weights: Path | None = None
     with atomic_output(out / "source.png") as tmp:
         Image.fromarray(source).save(tmp)
     driver = fetch(DRIVER)
+    set_cpu_threads(1)  # as the CLI's default
     config = PipelineConfig(max_frames=max_frames)
     pipeline = ReenactPipeline.from_pretrained(weights, config, model=model).to(pick_device(device))
     print(f"demo: reenacting the astronaut with {driver.name} ({pipeline.device}, {pipeline.precision})")

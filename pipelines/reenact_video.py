@@ -157,7 +157,8 @@ class ReenactPipeline(Pipeline):
         """
         timings = timings if timings is not None else StageTimings()
         limit = self.config.max_frames
-        frames = iter_frames(info.path, chunk_size=self.config.chunk_size, info=info, prefetch=0)
+        frames = iter_frames(info.path, chunk_size=self.frames_per_chunk(info.width * info.height), info=info,
+                             prefetch=0)
         chunks = limited(frames, limit)
         timed = Timed(chunks)  # decode time, spent in the prefetch thread
         total = min(info.n_frames, limit) if limit else info.n_frames

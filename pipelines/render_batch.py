@@ -97,7 +97,8 @@ class RenderBatchPipeline(Pipeline):
                 rows = _ManifestSink(out_dir, manifest, face_path, key, todo, summary, progress)
                 src = self.prepare_face(face_path, rows)  # 3
                 if src is not None:
-                    self.render(src, np.stack([t.values for t in todo]), rows, crops=crop)  # 4
+                    self.render(src, np.stack([t.values for t in todo]), rows, crops=crop,
+                                batch_size=self.batch_size)  # 4
         summary.seconds = time.perf_counter() - t0
         return summary
 

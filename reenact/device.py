@@ -2,7 +2,8 @@
 
 Stages never pick a device (house style); the pipelines, the trainers and the commands do, with
 ``pick_device``. ``bf16_supported`` tells whether bf16 autocast is native on a device, which is
-what the rendering pipelines' ``precision="auto"`` uses.
+what the rendering pipelines' ``precision="auto"`` uses; ``set_cpu_threads`` sets torch's and
+OpenCV's kernel threads for the process (the commands' ``--threads``, the demo).
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
     return device
+
+
+def set_cpu_threads(n: int | None) -> None:
+    """Threads of torch's and OpenCV's CPU kernels (None: leave their defaults).
+
+    One is the right number for the pipeline on a small CPU: its own threads (decoding, frame
+    assembly) and ffmpeg use the other cores, and two kernel threads per library competing with
+    them ran 2-3x slower here (16 vs 6 fps at 512x512 on 2 cores).
+    """
+    if n is None:
+        return
+    import cv2  # here: only the processes that set threads need OpenCV loaded for it
+
+    torch.set_num_threads(max(1, n))
+    cv2.setNumThreads(max(1, n))
 
 
 def bf16_supported(device: torch.device) -> bool:

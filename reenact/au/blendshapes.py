@@ -33,7 +33,7 @@ class AUSource:
 
 
 # MediaPipe names its blendshapes by the subject's side ("eyeBlinkLeft" is the subject's left
-# eye), as ARKit does; tests/test_aus.py checks this on a real wink.
+# eye), as ARKit does; tests/au/test_extract.py checks this on a real wink.
 AU_SOURCES: dict[str, AUSource] = {
     "AU01": AUSource(("browInnerUp",), 0.08, 0.65),
     "AU02": AUSource(("browOuterUpLeft", "browOuterUpRight"), 0.06, 0.35),

@@ -41,7 +41,8 @@ from reenact.render.transfer import MODES
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", nargs="+", default=None,
-                   help="registered models to compare (reenact.model.registry; default: the default model); "
+                   help="registered models to compare (reenact.model.registry; default: the default model; "
+                        "NAME:landmarks drives a warp model by landmark motion in video runs); "
                         "'none' (do nothing) is always added as the reference row")
     p.add_argument("--weights", nargs="+", default=None,
                    help="weights of the ganimation model: .safetensors paths, weights/manifest.json names or "

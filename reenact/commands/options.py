@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 
 from reenact.au.smoothing import GAP_POLICIES, METHODS, SmoothingConfig
-from reenact.device import PRECISIONS
+from reenact.device import PRECISIONS, set_cpu_threads
 from reenact.errors import InputError
 from reenact.face.paste import PasteConfig
 from reenact.face.tracking import TrackerConfig
@@ -74,8 +74,9 @@ def smoothing_config(args: argparse.Namespace, *, method: str | None = None) -> 
 
 def add_render_options(p: argparse.ArgumentParser, *, video: bool = True) -> None:
     """Options every rendering command shares (``PipelineConfig`` and its stages)."""
-    p.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
-                   help="face model (default %(default)s); none renders the photo unchanged")
+    p.add_argument("--model", choices=tuple(MODELS), default=None,
+                   help=f"face model (default {DEFAULT_MODEL}, or ganimation for a generator's --weights); "
+                        "none renders the photo unchanged")
     p.add_argument("--weights", type=Path, default=None, metavar="PATH",
                    help="the model's weights (.safetensors); default: those registered in "
                         "weights/manifest.json")
@@ -83,6 +84,9 @@ def add_render_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
                   help="animate the K-th face of the photo from the left (0-based); default: the largest")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads of torch and OpenCV (default 1: the pipeline's own threads and ffmpeg "
+                        "use the other cores; 0 = the libraries' defaults)")
     config_option(p, "--precision", PipelineConfig, "precision", choices=PRECISIONS,
                   help="auto: bf16 autocast where the device runs it natively (CUDA, AMX CPUs), else fp32 "
                        "(default %(default)s)")
@@ -107,8 +111,12 @@ def check_index(name: str, value: int | None) -> None:
 
 
 def render_config(args: argparse.Namespace, **fields) -> PipelineConfig:
-    """The ``PipelineConfig`` of the shared rendering options, with the command's own ``fields``."""
+    """The ``PipelineConfig`` of the shared rendering options, with the command's own ``fields``
+    (and the CPU thread count, which is process-wide, set here)."""
     check_index("face-index", args.face_index)
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0, got {args.threads}")
+    set_cpu_threads(args.threads or None)
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     common = dict(batch_size=args.batch_size, precision=args.precision,

@@ -29,8 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the network, without authentication)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda ...")
-    p.add_argument("--model", choices=tuple(MODELS), default=DEFAULT_MODEL,
-                   help="face model (default %(default)s)")
+    p.add_argument("--model", choices=tuple(MODELS), default=None,
+                   help=f"face model (default {DEFAULT_MODEL}, or ganimation for a generator's --weights)")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="the model's weights (default: the registered ones)")
     p.add_argument("--threads", type=int, default=1, metavar="N",

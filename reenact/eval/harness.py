@@ -37,6 +37,7 @@ from reenact.face.tracking import FaceTracker
 from reenact.model.editor import FaceEditor
 from reenact.model.registry import DEFAULT_MODEL, MODELS, registered_generator_path
 from reenact.pipelines import PipelineConfig
+from reenact.render.motion import MOTIONS
 from reenact.weights import load_manifest, sha256_of
 
 ProgressFn = Callable[[int], None]
@@ -82,7 +83,7 @@ def model_specs(models: Sequence[str] | None, weights: Sequence[str] | None = No
         InputError: an unknown model name, or weights that are neither a file nor a name.
     """
     names = list(models or [DEFAULT_MODEL])
-    unknown = [n for n in names if n not in MODELS]
+    unknown = [n for n in names if n.split(":")[0] not in MODELS or n.partition(":")[2] not in ("", *MOTIONS)]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     if weights and "ganimation" not in names:
@@ -90,7 +91,8 @@ def model_specs(models: Sequence[str] | None, weights: Sequence[str] | None = No
     specs = []
     for name in names:
         if name != "ganimation" or not weights:
-            specs.append(ModelSpec(name))
+            base, _, motion = name.partition(":")  # warp+refiner:landmarks = landmark motion
+            specs.append(ModelSpec(base, label=name if motion else "", motion=motion or None))
             continue
         for w in weights:
             if not Path(w).exists() and w != RANDOM_WEIGHTS and w not in load_manifest():
@@ -156,18 +158,21 @@ def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
     recorders = [(spec, RecordingEditor(load_editor(spec, device=device))) for spec in models]
     with FaceTracker() as tracker:
         meters = MeterFactory(tracker, IdentityMeter(config.identity), _landmarks(config.geometry))
-        common = dict(pipeline_config=pipeline_config, meters=meters, config=config, progress=progress)
+        common = dict(meters=meters, config=config, progress=progress)
         if plan.kind == "targets":
             sources = load_sources(plan.sources or DEFAULT_SOURCES, tracker=tracker)[:plan.max_sources]
 
             targets = plan.targets or default_targets()
-            return [evaluate_targets(rec, sources, targets, model=spec.title,
+            return [evaluate_targets(rec, sources, targets, model=spec.title, pipeline_config=pipeline_config,
                                      meta=model_meta(spec, rec, pipeline_config), **common)
                     for spec, rec in recorders]
         runs = _video_runs(plan, meters, config)
-        return [evaluate_videos(rec, runs, model=spec.title, meta=model_meta(spec, rec, pipeline_config),
-                                **common)
-                for spec, rec in recorders]
+        out = []
+        for spec, rec in recorders:
+            cfg = replace(pipeline_config, motion=spec.motion) if spec.motion else pipeline_config
+            out.append(evaluate_videos(rec, runs, model=spec.title, pipeline_config=cfg,
+                                       meta=model_meta(spec, rec, cfg) | {"motion": cfg.motion}, **common))
+        return out
 
 
 def evaluate_editor(editor: FaceEditor, sources: Sequence[str] = DEFAULT_SOURCES,

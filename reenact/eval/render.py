@@ -36,6 +36,7 @@ class ModelSpec:
     name: str
     weights: str | None = None
     label: str = ""
+    motion: str | None = None  # driving clips: "aus" or "landmarks" (warp models); None: the config's
 
     @property
     def title(self) -> str:

@@ -13,7 +13,8 @@ Instead the interiors get extra ("virtual") vertices, recomputed for every frame
   between the inner upper lip and vertex A_i), the lower half with the lower lip (between B_i and
   the inner lower lip). When the mouth opens beyond the source, the band between A_i and B_i is
   new: a cavity (``CAVITY``), which samples the source's middle line and is painted over (dark,
-  or by the refiner). When it closes, the lips cover the teeth from both sides.
+  or by the refiner). When it closes, the lips cover the teeth from both sides; when they nearly
+  meet, the interior fades out and the gap shows the lips' inner edges.
 
 Vertex layout of a warp: 468 mesh points, then the outer ring, then the virtual points
 (``N_VIRTUAL``: A_1..A_9, B_1..B_9 of the mouth, C_1..C_7 of the right eye, then the left).
@@ -86,7 +87,14 @@ def interior_points(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.nd
     hs = np.linalg.norm(s_lo - s_up, axis=-1, keepdims=True)
     hd = np.linalg.norm(d_lo - d_up, axis=-1, keepdims=True)
     k = np.minimum(hs, hd) / 2.0
-    fs, fd = k / np.maximum(hs, 1e-9), k / np.maximum(hd, 1e-9)
+    # lips that (nearly) meet hide the mouth: below a fifth of the photo's widest opening the
+    # visible part of the interior fades out, so a closing mouth shows the lips' inner edges,
+    # not a jagged line of teeth
+    shown = np.clip((hd / np.maximum(hs.max(-2, keepdims=True), 1e-9) - 0.1) / 0.2, 0.0, 1.0)
+    shown = np.where(hd >= hs, 1.0, shown)  # only a closing mouth hides (no change: no change)
+    into_lip = 0.04 * hs.max(-2, keepdims=True)  # hidden: sample just inside the lips, not their edge
+    fs = (k * shown - (1.0 - shown) * into_lip) / np.maximum(hs, 1e-9)
+    fd = k / np.maximum(hd, 1e-9)
     src_a, src_b2 = s_up + (s_lo - s_up) * fs, s_lo - (s_lo - s_up) * fs
     dst_a, dst_b = d_up + (d_lo - d_up) * fd, d_lo - (d_lo - d_up) * fd
     src_v, dst_v = [src_a, src_b2], [dst_a, dst_b]

@@ -75,13 +75,32 @@ MODELS: dict[str, Builder] = {
 DEFAULT_MODEL = "warp+refiner"
 
 
-def build_editor(name: str = DEFAULT_MODEL, *, weights: str | os.PathLike | None = None,
+def model_for_weights(weights: str | os.PathLike | None) -> str:
+    """The model a weights file belongs to when no name is given: ``ganimation`` for a GANimation
+    generator's .safetensors, else the default model (a missing or unreadable file is left for
+    the model's own loader to report)."""
+    if weights is None:
+        return DEFAULT_MODEL
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as f:
+            fmt = (f.metadata() or {}).get("format")
+    except Exception:  # noqa: BLE001 - the loader says what is wrong with the file
+        return DEFAULT_MODEL
+    return "ganimation" if fmt == "reenact-generator-v1" else DEFAULT_MODEL
+
+
+def build_editor(name: str | None = None, *, weights: str | os.PathLike | None = None,
                  paste: PasteConfig = PasteConfig(), rig: str | os.PathLike | None = None) -> FaceEditor:
-    """The face model called ``name`` (see the module docstring), on the CPU.
+    """The face model called ``name`` (see the module docstring), on the CPU; without a name, the
+    model ``weights`` belong to (``model_for_weights``).
 
     Raises:
         InputError: unknown name. WeightsError: its weights cannot be found or read.
     """
+    if name is None:
+        name = model_for_weights(weights)
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name](weights, paste, rig)

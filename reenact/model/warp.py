@@ -130,7 +130,8 @@ def build_geometry(landmarks: np.ndarray, image_size: tuple[int, int], mesh_tria
 
 
 def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor, size: tuple[int, int],
-                   *, scale: float = 1.0, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                   *, scale: float = 1.0, offset: float = 0.0, origin: tuple[float, float] = (0.0, 0.0)
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Backward displacement on a grid: for each grid point, its source position - its position.
 
     Each destination triangle maps to its source triangle by one affine map; the grid points in
@@ -141,9 +142,10 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
         src: (V, 2) or (B, V, 2) source vertex positions (pixels).
         dst: (B, V, 2) destination vertex positions (pixels).
         triangles: (M, 3) long.
-        size: (gh, gw) of the grid; grid point (i, j) sits at pixel (j * scale + offset,
-            i * scale + offset).
-        scale: pixels per grid step. offset: pixel position of grid point 0.
+        size: (gh, gw) of the grid; grid point (i, j) sits at pixel (ox + j * scale + offset,
+            oy + i * scale + offset) with (ox, oy) = ``origin``.
+        scale: pixels per grid step. offset: pixel position of grid point 0 in its cell.
+        origin: pixel position of the grid's corner (a sub-box of the region).
 
     Returns:
         field: (B, 2, gh, gw) float32, 0 where no triangle covers the point.
@@ -151,7 +153,8 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     """
     b, m = dst.shape[0], triangles.shape[0]
     gh, gw = size
-    d = (dst[:, triangles].float() - offset) / scale  # (B, M, 3, 2) grid units
+    corner = torch.tensor(origin, dtype=torch.float32, device=dst.device) + offset
+    d = (dst[:, triangles].float() - corner) / scale  # (B, M, 3, 2) grid units
     s = (src if src.dim() == 3 else src[None]).expand(b, -1, -1)[:, triangles].float()  # (B, M, 3, 2) px
     a, e1, e2 = d[:, :, 0], d[:, :, 1] - d[:, :, 0], d[:, :, 2] - d[:, :, 0]
     det = e1[..., 0] * e2[..., 1] - e2[..., 0] * e1[..., 1]  # (B, M)
@@ -180,8 +183,8 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     l1, l2, c, px, py, owner = l1[keep], l2[keep], c[keep], px[keep], py[keep], owner[keep]
     cell = (owner // m) * (gh * gw) + py * gw + px
     field = torch.zeros((2, b * gh * gw), dtype=torch.float32, device=dst.device)
-    field[0, cell] = c[:, 6] + l1 * c[:, 8] + l2 * c[:, 10] - (px.float() * scale + offset)
-    field[1, cell] = c[:, 7] + l1 * c[:, 9] + l2 * c[:, 11] - (py.float() * scale + offset)
+    field[0, cell] = c[:, 6] + l1 * c[:, 8] + l2 * c[:, 10] - (px.float() * scale + corner[0])
+    field[1, cell] = c[:, 7] + l1 * c[:, 9] + l2 * c[:, 11] - (py.float() * scale + corner[1])
     tri = torch.full((b * gh * gw,), -1, dtype=torch.long, device=dst.device)
     tri[cell] = owner % m
     return field.view(2, b, gh, gw).permute(1, 0, 2, 3).contiguous(), tri.view(b, gh * gw)
@@ -197,13 +200,17 @@ def upsample_field(field: torch.Tensor, step: int, size: tuple[int, int]) -> tor
     return full[..., : size[0], : size[1]]
 
 
-def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray) -> np.ndarray:
+def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
+          fine: list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = ()) -> np.ndarray:
     """Backward-warp one uint8 image by a coarse field, at full resolution (OpenCV, bicubic).
 
     Args:
         image: (h, w, 3) uint8 source region.
         coarse: (2, gh, gw) float32 field at cell centres (``WarpGeometry``), pixels.
         step: the grid step. inside: (h, w) bool: pixels that may move (the rest stay exact).
+        fine: (box (x0, y0, x1, y1), field (2, y1 - y0, x1 - x0), covered (y1 - y0, x1 - x0) bool)
+            boxes where the field was computed at every pixel (the lips and lids, where it jumps:
+            a coarse field interpolated across a closed mouth would show the teeth behind it).
 
     Returns:
         (h, w, 3) uint8. Bicubic keeps the face's sharpness (bilinear blurs it); uint8 output
@@ -216,6 +223,11 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray) 
         gh, gw = coarse.shape[-2:]
         fx = cv2.resize(coarse[0], (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
         fy = cv2.resize(coarse[1], (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    if fine:
+        fx, fy = fx.copy(), fy.copy()
+        for (x0, y0, x1, y1), field, covered in fine:
+            fx[y0:y1, x0:x1] = np.where(covered, field[0], fx[y0:y1, x0:x1])
+            fy[y0:y1, x0:x1] = np.where(covered, field[1], fy[y0:y1, x0:x1])
     ys, xs = _pixel_grid(h, w)
     map_x = np.where(inside, xs + fx, xs).astype(np.float32)
     map_y = np.where(inside, ys + fy, ys).astype(np.float32)

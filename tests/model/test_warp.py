@@ -127,3 +127,15 @@ def test_rig_file_round_trip(tmp_path):
     delta[0, 0], delta[1, 0] = 1.0, -1.0
     d = rig.displacement(delta)
     assert np.allclose(d[0], rig.bases[0]) and np.allclose(d[1], -rig.lower_bases[0])
+
+
+def test_a_generator_weights_file_without_a_model_name_runs_ganimation(tmp_path):
+    from reenact.model.generator import Generator, GeneratorConfig, save_generator
+    from reenact.model.registry import DEFAULT_MODEL, model_for_weights
+
+    path = tmp_path / "g.safetensors"
+    save_generator(Generator(GeneratorConfig(channels=8, n_res=1)), path)
+    assert model_for_weights(path) == "ganimation"
+    assert build_editor(weights=path).name == "ganimation"
+    assert model_for_weights(None) == DEFAULT_MODEL
+    assert model_for_weights(tmp_path / "missing.safetensors") == DEFAULT_MODEL
