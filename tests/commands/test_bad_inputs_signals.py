@@ -15,16 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from reenact import cli
 from reenact.io.files import STALE_AFTER_S, atomic_output
-from tests.bad_inputs_assets import Assets, cli_command, listing, sha256_tree, stderr_lines, video_facts
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory, media) -> Assets:
-    return Assets(tmp_path_factory.mktemp("assets"), media)
+from tests.bad_inputs_assets import cli_command, listing, sha256_tree, stderr_lines, video_facts
 
 
 def _start(args: list, log: Path) -> subprocess.Popen:
