@@ -11,7 +11,8 @@ demo: setup
 	.venv/bin/python pipelines/demo.py --out out/demo
 
 lint: setup
-	.venv/bin/ruff check reenact pipelines tests benchmarks cli.py
+	.venv/bin/ruff check reenact pipelines tests benchmarks cli.py scripts
+	.venv/bin/python scripts/check_sizes.py
 
 bench: setup
 	.venv/bin/python benchmarks/bench_aus.py

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import build_generator, make_clip, pick_device, run_ffmpeg  # noqa: E402
+from bench_pipeline import build_generator, make_clip, pick_device, run_ffmpeg, write_json  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -175,9 +175,7 @@ def main(argv=None) -> int:
         growth = rows[-1]["peak_rss_mib"] - rows[0]["peak_rss_mib"]
         print(f"\npeak RSS grows by {growth:.0f} MiB from {rows[0]['clip_s'] / 60:.1f} min to "
               f"{rows[-1]['clip_s'] / 60:.1f} min ({rows[-1]['frames'] / rows[0]['frames']:.1f}x the frames)")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+    write_json(args.json, rows)
     return 0
 
 

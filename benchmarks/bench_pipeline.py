@@ -239,10 +239,15 @@ def main(argv=None) -> int:
     print(table(rows))
     print()
     print(goals(rows))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+    write_json(args.json, rows)
     return 0
+
+
+def write_json(path: str | None, rows: list[dict]) -> None:
+    """The rows as JSON at ``path`` (its folder made), when a path is given (--json)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
