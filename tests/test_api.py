@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def test_import_reenact_loads_no_torch():
 
 def test_docs_api_shows_every_export():
     text = (ROOT / "docs" / "api.md").read_text()
-    assert [name for name in reenact.__all__ if f"`{name}`" not in text] == []
+    assert [name for name in reenact.__all__ if not re.search(rf"`{name}[`(]", text)] == []
 
 
 def test_pipelines_come_from_the_top_level_folder():
