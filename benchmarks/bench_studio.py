@@ -111,7 +111,7 @@ def in_browser(url: str, n_loads: int) -> dict[str, list[float]] | None:
     exe = shutil.which("chromium")
     if exe is None:
         return None
-    from tests.test_studio_browser import CHROMIUM_ARGS, drag_slider
+    from tests.studio.test_browser import CHROMIUM_ARGS, drag_slider
 
     out: dict[str, list[float]] = {"load": [], "slider": []}
     with sync_playwright() as p:

@@ -21,7 +21,7 @@ fi
 # test is skipped with its reason.
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium for tests/test_studio_browser.py"
+    echo "setup: installing Debian's chromium for tests/studio/test_browser.py"
     apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       -o DPkg::Lock::Timeout=300 chromium >/dev/null 2>&1; }
     apt_install || { apt-get update -qq >/dev/null 2>&1 && apt_install; } \
