@@ -6,6 +6,7 @@ them outside a checkout; fetched files (MediaPipe's model, the test media) stay 
 ``reenact fetch`` fills. An editable install reads the checkout's ``weights/`` instead.
 """
 
+import shutil
 from pathlib import Path
 
 from setuptools import setup
@@ -17,6 +18,10 @@ BUNDLED = ("manifest.json", "*.safetensors", "*.md")
 
 class BuildWithWeights(build_py):
     def run(self) -> None:
+        if not getattr(self, "editable_mode", False):
+            # pip builds a checkout in place: a module moved or deleted since the last build must
+            # not ride along from build/lib into the wheel
+            shutil.rmtree(Path(self.build_lib) / "reenact", ignore_errors=True)
         super().run()
         if getattr(self, "editable_mode", False):
             return
