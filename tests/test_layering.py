@@ -1,0 +1,57 @@
+"""The layering of CONTRIBUTING.md: stages <- pipelines <- commands and the CLI.
+
+A stage (reenact/<concern>/) never imports a pipeline or a command; a pipeline never imports a
+command; a command imports no other command (shared options: reenact.commands.options).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: stage modules that compose the user's pipeline on purpose (CONTRIBUTING.md, "Layering"): the
+#: evaluation harness measures exactly what ``ReenactPipeline`` renders; the studio is an
+#: application over the pipelines, like the commands.
+PIPELINE_USERS = {"reenact/eval/render.py", "reenact/eval/harness.py", "reenact/studio/handlers.py",
+                  "reenact/studio/photo.py", "reenact/studio/render.py"}
+TOP = {"reenact/__init__.py", "reenact/__main__.py", "reenact/cli.py"}
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # a module or a name
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def modules(folder: str) -> dict[str, set[str]]:
+    return {str(p.relative_to(ROOT)): imports(p) for p in sorted((ROOT / folder).rglob("*.py"))}
+
+
+def reaches(found: set[str], prefix: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for name in found)
+
+
+def test_stages_import_no_pipeline_and_no_command():
+    stages = {k: v for k, v in modules("reenact").items()
+              if k not in TOP and not k.startswith("reenact/commands/")}
+    upward = [k for k, v in stages.items() if reaches(v, "reenact.commands") or reaches(v, "reenact.cli")]
+    assert upward == []
+    assert sorted(k for k, v in stages.items() if reaches(v, "reenact.pipelines")) == sorted(PIPELINE_USERS)
+
+
+def test_pipelines_import_no_command():
+    assert [k for k, v in modules("pipelines").items()
+            if reaches(v, "reenact.commands") or reaches(v, "reenact.cli")] == []
+
+
+def test_commands_import_no_other_command():
+    sideways = {k: sorted(n for n in v if reaches({n}, "reenact.commands") and n != "reenact.commands"
+                          and not reaches({n}, "reenact.commands.options"))
+                for k, v in modules("reenact/commands").items()}
+    assert {k: v for k, v in sideways.items() if v} == {}
