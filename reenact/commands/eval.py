@@ -59,6 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None,
                    help="frames per model batch (default: the pipeline's)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads of torch and OpenCV (default 1: the pipeline's own threads use the "
+                        "other cores; 0 = the libraries' defaults)")
     p.add_argument("--out", default="out/eval",
                    help="output folder for report.json, report.md, contact_sheet.png")
     add_max_pixels_option(p)
@@ -152,9 +155,14 @@ def _check_outputs(args: argparse.Namespace, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reenact.errors import InputError
     from reenact.eval.sources import read_source_photo, resolve_clip
     from reenact.io_utils import new_folder
+    from reenact.pipeline import set_cpu_threads
 
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0, got {args.threads}")
+    set_cpu_threads(args.threads or None)
     plan = _plan(args)
     specs = model_specs(args.model, args.weights)
     for clip in plan.drivers + plan.self_clips:
