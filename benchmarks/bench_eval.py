@@ -1,6 +1,6 @@
 """Speed of the evaluation harness: 6 sources x 11 AU targets, and a 10 s self-reenactment.
 
-    python benchmarks/bench_eval.py                     # the registered ganimation weights
+    python benchmarks/bench_eval.py                     # the default model (warp+refiner)
     python benchmarks/bench_eval.py --model none        # the harness's own cost (nothing rendered)
     python benchmarks/bench_eval.py --json out/bench_eval.json
 
@@ -33,11 +33,13 @@ BARS = {"targets": 60.0, "self": 30.0}
 def run_job(job: str, model: str, weights: str | None, warm: bool, quick: bool = False) -> dict:
     """One timed job in this process (after a small warm-up of the same kind when ``warm``;
     ``quick``: 1 source, 8 frames, for tests)."""
+    from reenact.device import set_cpu_threads
     from reenact.eval.harness import NONE, EvalPlan, evaluate_models
     from reenact.eval.render import ModelSpec
     from reenact.eval.sources import DEFAULT_DRIVER
     from reenact.eval.targets import EvalConfig
 
+    set_cpu_threads(1)  # as `reenact eval` (its --threads default)
     spec = NONE if model == "none" else ModelSpec(model, weights)
     frames = 8 if quick else 240
     if job == "targets":
@@ -61,7 +63,7 @@ def run_job(job: str, model: str, weights: str | None, warm: bool, quick: bool =
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="ganimation", help="registered model to time (default ganimation)")
+    p.add_argument("--model", default=None, help="registered model to time (default: the default model)")
     p.add_argument("--weights", default=None, help="its weights (default: the registered ones)")
     p.add_argument("--jobs", nargs="+", default=["targets", "self"], choices=["targets", "self"])
     p.add_argument("--json", help="also write the rows to this JSON file")
@@ -69,6 +71,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-warmup", action="store_true", help="time the first call (cold start)")
     p.add_argument("--quick", action="store_true", help="1 source and 8 frames (a plumbing check)")
     args = p.parse_args(argv)
+    if args.model is None:
+        from reenact.model.registry import DEFAULT_MODEL
+
+        args.model = DEFAULT_MODEL
     if args.child:
         print(json.dumps(run_job(args.child, args.model, args.weights, not args.no_warmup, args.quick)))
         return 0

@@ -78,6 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     options.config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int,
                           help="frames per model batch (default: the pipeline's)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
+    options.add_threads_option(p)
     p.add_argument("--out", default="out/eval",
                    help="output folder for report.json, report.md, contact_sheet.png")
     options.add_max_pixels_option(p)
@@ -112,6 +113,7 @@ def _check_outputs(args: argparse.Namespace, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    options.apply_threads(args)
     plan = _plan(args)
     specs = model_specs(args.model, args.weights)
     for clip in plan.drivers + plan.self_clips:

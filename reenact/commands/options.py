@@ -53,6 +53,20 @@ def add_max_pixels_option(p: argparse.ArgumentParser) -> None:
                         "also $REENACT_MAX_PIXELS)")
 
 
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """--threads, for every command that runs the pipeline (``reenact.device.set_cpu_threads``)."""
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads of torch and OpenCV (default 1: the pipeline's own threads and ffmpeg "
+                        "use the other cores; 0 = the libraries' defaults)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set --threads for the process (checked): torch's and OpenCV's kernel threads."""
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0, got {args.threads}")
+    set_cpu_threads(args.threads or None)
+
+
 def add_smoothing_options(p: argparse.ArgumentParser) -> None:
     """--smooth, --gaps, --max-gap: the driver's AU smoothing (``SmoothingConfig``)."""
     config_option(p, "--smooth", SmoothingConfig, "method", choices=METHODS,
@@ -84,9 +98,7 @@ def add_render_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
                   help="animate the K-th face of the photo from the left (0-based); default: the largest")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="CPU threads of torch and OpenCV (default 1: the pipeline's own threads and ffmpeg "
-                        "use the other cores; 0 = the libraries' defaults)")
+    add_threads_option(p)
     config_option(p, "--precision", PipelineConfig, "precision", choices=PRECISIONS,
                   help="auto: bf16 autocast where the device runs it natively (CUDA, AMX CPUs), else fp32 "
                        "(default %(default)s)")
@@ -114,9 +126,7 @@ def render_config(args: argparse.Namespace, **fields) -> PipelineConfig:
     """The ``PipelineConfig`` of the shared rendering options, with the command's own ``fields``
     (and the CPU thread count, which is process-wide, set here)."""
     check_index("face-index", args.face_index)
-    if args.threads < 0:
-        raise InputError(f"--threads must be >= 0, got {args.threads}")
-    set_cpu_threads(args.threads or None)
+    apply_threads(args)
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     common = dict(batch_size=args.batch_size, precision=args.precision,

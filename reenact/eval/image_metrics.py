@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy.ndimage import binary_erosion, gaussian_filter, laplace
 
@@ -126,8 +127,8 @@ def ssim(output: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     if min(x.shape) <= 2 * radius:
         raise InputError(f"images of {x.shape} are too small for SSIM (need > {2 * radius} px)")
 
-    def blur(z: np.ndarray) -> np.ndarray:
-        return gaussian_filter(z, sigma, truncate=3.5, mode="reflect")
+    def blur(z: np.ndarray) -> np.ndarray:  # scipy gaussian_filter(truncate=3.5, mode="reflect")
+        return cv2.GaussianBlur(z, (2 * radius + 1, 2 * radius + 1), sigma, borderType=cv2.BORDER_REFLECT)
 
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my

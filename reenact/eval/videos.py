@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -274,10 +275,10 @@ def weighted_changes(frames, weights: np.ndarray) -> np.ndarray:
     if total <= 0:
         return out
 
+    weights3 = np.repeat(weights[..., None], 3, axis=-1).ravel()  # every channel of a pixel
     for t in range(1, len(frames)):
-        a, b = frames[t - 1], frames[t]
-        diff = (np.maximum(a, b) - np.minimum(a, b)).sum(axis=-1, dtype=np.uint16)  # (H, W)
-        out[t - 1] = float(np.tensordot(diff, weights, 2)) / total
+        diff = cv2.absdiff(frames[t - 1], frames[t]).ravel().astype(np.float32)
+        out[t - 1] = float(diff @ weights3) / total
     return out
 
 
