@@ -17,7 +17,7 @@ import numpy as np
 
 from reenact.au.space import EMOTION_PROTOTYPES, GESTURES, preset
 from reenact.errors import InputError, NoFaceError
-from reenact.face.tracking import FaceObservation, FaceTracker
+from reenact.face.tracking import FaceObservation, FaceTracker, box_iou, refine_face
 from reenact.io.images import load_image
 from reenact.weights import fetch
 
@@ -114,14 +114,6 @@ def _shifted(face: FaceObservation, dx: float, dy: float, size: tuple[int, int])
                            blendshapes=face.blendshapes, transform=face.transform, image_size=size)
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _starts(length: int, tile: int) -> list[int]:
     if length <= tile:
         return [0]
@@ -142,7 +134,7 @@ def find_faces(image: np.ndarray, *, tracker: FaceTracker, tile: int = _TILE) ->
                 x0, y0, x1, y1 = f.box
                 cut = (x0 < 0 < x) or (y0 < 0 < y) or (x1 > pw and x + pw < w) or (y1 > ph and y + ph < h)
                 face = _shifted(f, x, y, (h, w))
-                if not cut and all(_iou(face.box, g.box) < 0.3 for g in faces):
+                if not cut and all(box_iou(face.box, g.box) < 0.3 for g in faces):
                     faces.append(face)
     return sorted(faces, key=lambda f: f.box[0])
 
@@ -150,11 +142,11 @@ def find_faces(image: np.ndarray, *, tracker: FaceTracker, tile: int = _TILE) ->
 def _source_for(name: str, image: np.ndarray, face: FaceObservation, whole: list[FaceObservation],
                 tracker: FaceTracker) -> EvalSource | None:
     """The EvalSource of one face: on the photo when the pipeline's detection finds it there,
-    else on a crop around it."""
+    else on a crop around it; read as the pipeline reads it (``refine_face``)."""
     ordered = sorted(whole, key=lambda f: f.box[0])
     for k, f in enumerate(ordered):
-        if _iou(f.box, face.box) >= 0.5:
-            return EvalSource(name, image, k if len(ordered) > 1 else None, f)
+        if box_iou(f.box, face.box) >= 0.5:
+            return EvalSource(name, image, k if len(ordered) > 1 else None, refine_face(image, f, tracker))
     x0, y0, x1, y1 = face.box
     half = 1.25 * max(x1 - x0, y1 - y0)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -164,8 +156,8 @@ def _source_for(name: str, image: np.ndarray, face: FaceObservation, whole: list
     inner = sorted(tracker.detect_all(crop), key=lambda f: f.box[0])
     target = _shifted(face, -left, -top, crop.shape[:2]).box
     for k, f in enumerate(inner):
-        if _iou(f.box, target) >= 0.5:
-            return EvalSource(name, crop, k if len(inner) > 1 else None, f)
+        if box_iou(f.box, target) >= 0.5:
+            return EvalSource(name, crop, k if len(inner) > 1 else None, refine_face(crop, f, tracker))
     return None
 
 

@@ -12,13 +12,14 @@ import numpy as np
 from reenact.au.blendshapes import aus_from_face
 from reenact.errors import NoFaceError
 from reenact.face.align import align_face
-from reenact.face.tracking import FaceTracker, select_face
+from reenact.face.tracking import FaceTracker, refine_face, select_face
 from reenact.model.editor import SourceFace
 
 
 def find_source_face(image: np.ndarray, tracker: FaceTracker, *, face_index: int | None = None,
                      crop_size: int = 128) -> SourceFace:
-    """Detect the faces of ``image``, select one, align it to the ``crop_size`` canonical crop.
+    """Detect the faces of ``image``, select one (a small one read again on a crop around it,
+    ``refine_face``), align it to the ``crop_size`` canonical crop.
 
     Args:
         image: (H, W, 3) uint8 RGB photo.
@@ -37,6 +38,7 @@ def find_source_face(image: np.ndarray, tracker: FaceTracker, *, face_index: int
     if face is None:
         raise NoFaceError(f"the source photo shows {len(faces)} face(s); --face-index {face_index} does not "
                           f"exist (use 0..{len(faces) - 1}, counted from the left)")
+    face = refine_face(image, face, tracker)  # a small face in a big photo: read again on a crop
     alignment = align_face(face.landmarks, crop_size)
     return SourceFace(image=image, face=face, alignment=alignment, aus=aus_from_face(face),
                       n_faces=len(faces))

@@ -32,7 +32,7 @@ def models(tiny_weights):
 
 def test_default_sources_are_every_public_face(media):
     from reenact.eval.sources import DEFAULT_SOURCES, load_sources
-    from reenact.face.tracking import FaceTracker, TrackerConfig
+    from reenact.face.tracking import FaceTracker, TrackerConfig, box_iou
     from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     with FaceTracker() as tracker:
@@ -45,7 +45,8 @@ def test_default_sources_are_every_public_face(media):
     for s in sources[3:]:  # the pipeline's own face choice finds the face the harness means
         config = PipelineConfig(tracker=TrackerConfig(face_index=s.face_index))
         found = ReenactPipeline(Generator(TINY), config).prepare_source(s.image).face
-        assert np.abs(np.array(found.box) - np.array(s.face.box)).max() < 2.0
+        # (the pipeline reads a small face again on a crop: the same face, a few pixels apart)
+        assert box_iou(found.box, s.face.box) > 0.7, (s.name, found.box, s.face.box)
 
 
 def test_targets_none_is_perfect_and_a_generator_is_not(models, tmp_path):

