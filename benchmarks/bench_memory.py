@@ -70,9 +70,11 @@ def worker(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
+    from reenact.device import set_cpu_threads
     from reenact.io.video import probe_video, read_all_frames
     from reenact.pipelines import PipelineConfig, ReenactPipeline
 
+    set_cpu_threads(1)  # as the CLI (--threads 1)
     device = pick_device(args.device)
     generator, g_name = build_generator(None, not args.paper, args.model)
     clip = Path(args.worker)

@@ -209,8 +209,15 @@ class _DecordFailed(Exception):
         self.at = at
 
 
+# Frames above this many pixels are decoded with PyAV under backend "auto": decord's reader grows by
+# the frames read until it is re-opened (every 128 frames: 1.1 GiB at 1080p), PyAV streams flat
+# (190 MiB) and decoded a 400-frame 1080p clip faster here (12 s vs 21 s).
+_DECORD_MAX_PIXELS = 1280 * 720
+
+
 def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int) -> Iterator[np.ndarray]:
-    if backend == "pyav" or (backend == "auto" and not info.decord_readable):
+    big = info.width * info.height > _DECORD_MAX_PIXELS
+    if backend == "pyav" or (backend == "auto" and (not info.decord_readable or big)):
         yield from _pyav_chunks(info, chunk_size)
         return
     try:
