@@ -9,8 +9,9 @@ the photo's own, bit for bit.
 
 The map is rasterised (``rasterize``, pure torch, batched) on a coarse grid of the photo region
 (an integer step of pixels), upsampled bilinearly (the map is piecewise linear, so the error is
-confined to triangle edges and well under a pixel at the default step) and applied with bicubic
-sampling at full resolution (bilinear would blur the face), overshoot clamped.
+confined to triangle edges and well under a pixel at the default step) and applied at full
+resolution by bicubic sampling of the photo upsampled twice with Lanczos (bilinear, or bicubic on
+the photo itself, would blur the face), overshoot clamped.
 
 Conventions: region pixel coordinates have pixel centres at integers, x right, y down; a
 "field" is the backward displacement (source position - destination position) in pixels,
@@ -201,9 +202,23 @@ def upsample_field(field: torch.Tensor, step: int, size: tuple[int, int]) -> tor
     return full[..., : size[0], : size[1]]
 
 
+def upsample2(image: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 -> (2h - 1, 2w - 1, 3): the image's own pixels at even positions, Lanczos
+    between them (``remap``'s source: bicubic sampling of it keeps the detail that bicubic
+    sampling of the image itself blurs at sub-pixel offsets; a zero offset stays exact)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    up = np.float32([[2, 0, 0], [0, 2, 0]])
+    return cv2.warpAffine(image, up, (2 * w - 1, 2 * h - 1), flags=cv2.INTER_LANCZOS4,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
-          fine: list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = ()) -> np.ndarray:
-    """Backward-warp one uint8 image by a coarse field, at full resolution (OpenCV, bicubic).
+          fine: list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = (),
+          image2: np.ndarray | None = None) -> np.ndarray:
+    """Backward-warp one uint8 image by a coarse field, at full resolution (OpenCV, bicubic on
+    the image upsampled twice).
 
     Args:
         image: (h, w, 3) uint8 source region.
@@ -212,10 +227,12 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
         fine: (box (x0, y0, x1, y1), field (2, y1 - y0, x1 - x0), covered (y1 - y0, x1 - x0) bool)
             boxes where the field was computed at every pixel (the lips and lids, where it jumps:
             a coarse field interpolated across a closed mouth would show the teeth behind it).
+        image2: ``upsample2(image)`` (computed here when None; pass it to warp one source often).
 
     Returns:
-        (h, w, 3) uint8. Bicubic keeps the face's sharpness (bilinear blurs it); uint8 output
-        saturates the cubic's overshoot.
+        (h, w, 3) uint8; uint8 output saturates the cubic's overshoot. Sharpness: bicubic on the
+        image itself kept 0.81 of a face's Laplacian variance under sub-pixel offsets, on
+        ``upsample2``'s image 0.94 (Lanczos sampling 0.91, at 5x bicubic's cost).
     """
     import cv2
 
@@ -232,9 +249,10 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
             fx[y0:y1, x0:x1] = np.where(covered, field[0], fx[y0:y1, x0:x1])
             fy[y0:y1, x0:x1] = np.where(covered, field[1], fy[y0:y1, x0:x1])
     ys, xs = _pixel_grid(h, w)
-    map_x = np.where(inside, xs + fx, xs).astype(np.float32)
-    map_y = np.where(inside, ys + fy, ys).astype(np.float32)
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    map_x = 2.0 * np.where(inside, xs + fx, xs).astype(np.float32)
+    map_y = 2.0 * np.where(inside, ys + fy, ys).astype(np.float32)
+    image2 = upsample2(image) if image2 is None else image2
+    return cv2.remap(image2, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
