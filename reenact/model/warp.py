@@ -164,8 +164,11 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     inv_det = torch.where(ok, 1.0 / torch.where(ok, det, torch.ones_like(det)), torch.zeros_like(det))
     # (l1, l2) = inv @ (p - a) with inv = [[e2y, -e2x], [-e1y, e1x]] / det
     s0, s1, s2 = s[:, :, 0], s[:, :, 1] - s[:, :, 0], s[:, :, 2] - s[:, :, 0]  # (B, M, 2)
-    coef = torch.cat([a, torch.stack([e2[..., 1], -e2[..., 0], -e1[..., 1], e1[..., 0]], -1)
-                      * inv_det[..., None], s0, s1, s2], -1).reshape(b * m, 12)
+    # per (frame, triangle): where it starts and its inverse edge matrix (for the inside test of
+    # every candidate point), then its source corner and edges (for the points inside only)
+    test = torch.cat([a, torch.stack([e2[..., 1], -e2[..., 0], -e1[..., 1], e1[..., 0]], -1)
+                      * inv_det[..., None]], -1).reshape(b * m, 6)
+    to_src = torch.cat([s0, s1, s2], -1).reshape(b * m, 6)
     lo, hi = d.amin(2), d.amax(2)
     xmin = lo[..., 0].ceil().clamp(0, gw - 1).long()
     ymin = lo[..., 1].ceil().clamp(0, gh - 1).long()
@@ -174,19 +177,22 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     count = (bw * bh * ok).flatten()  # candidate grid points per (frame, triangle)
     owner = torch.repeat_interleave(torch.arange(b * m, device=dst.device), count)
     local = torch.arange(owner.numel(), device=dst.device) - (torch.cumsum(count, 0) - count)[owner]
-    bw_o = bw.flatten()[owner]
-    px = xmin.flatten()[owner] + local % bw_o
-    py = ymin.flatten()[owner] + local // bw_o
-    c = coef[owner]  # (K, 12)
-    dx, dy = px.float() - c[:, 0], py.float() - c[:, 1]
-    l1 = c[:, 2] * dx + c[:, 3] * dy
-    l2 = c[:, 4] * dx + c[:, 5] * dy
-    keep = (l1 >= -1e-5) & (l2 >= -1e-5) & (l1 + l2 <= 1.0 + 1e-5)
-    l1, l2, c, px, py, owner = l1[keep], l2[keep], c[keep], px[keep], py[keep], owner[keep]
+    # row and column in the box in float32 (exact below 2^24, and faster than int64 div/mod)
+    bw_o = bw.flatten().float().index_select(0, owner)
+    row = torch.floor((local.float() + 0.5) / bw_o)
+    px = xmin.flatten().index_select(0, owner) + (local.float() - row * bw_o).long()
+    py = ymin.flatten().index_select(0, owner) + row.long()
+    c = test.index_select(0, owner).T  # (6, K)
+    dx, dy = px.float() - c[0], py.float() - c[1]
+    l1 = c[2] * dx + c[3] * dy
+    l2 = c[4] * dx + c[5] * dy
+    keep = ((l1 >= -1e-5) & (l2 >= -1e-5) & (l1 + l2 <= 1.0 + 1e-5)).nonzero().squeeze(1)
+    l1, l2, px, py, owner = (t.index_select(0, keep) for t in (l1, l2, px, py, owner))
+    c = to_src.index_select(0, owner).T  # (6, K'): source corner, edge 1, edge 2
     cell = (owner // m) * (gh * gw) + py * gw + px
     field = torch.zeros((2, b * gh * gw), dtype=torch.float32, device=dst.device)
-    field[0, cell] = c[:, 6] + l1 * c[:, 8] + l2 * c[:, 10] - (px.float() * scale + corner[0])
-    field[1, cell] = c[:, 7] + l1 * c[:, 9] + l2 * c[:, 11] - (py.float() * scale + corner[1])
+    field[0, cell] = c[0] + l1 * c[2] + l2 * c[4] - (px.float() * scale + corner[0])
+    field[1, cell] = c[1] + l1 * c[3] + l2 * c[5] - (py.float() * scale + corner[1])
     tri = torch.full((b * gh * gw,), -1, dtype=torch.long, device=dst.device)
     tri[cell] = owner % m
     return field.view(2, b, gh, gw).permute(1, 0, 2, 3).contiguous(), tri.view(b, gh * gw)
