@@ -52,6 +52,7 @@ from reenact.model.warp import (
     backward_field,
     build_geometry,
     remap,
+    upsample2,
     upsample_field,
 )
 
@@ -82,6 +83,7 @@ class WarpFace(PreparedFace):
     cond: np.ndarray | None = None  # (20,) source conditioning vector
     region: torch.Tensor | None = None  # (1, 3, h, w) float32 0..255 source pixels of the box
     region_u8: np.ndarray | None = None  # (h, w, 3) uint8 the same
+    region_u8x2: np.ndarray | None = None  # ``warp.upsample2(region_u8)``, what the warp samples
     inside: torch.Tensor | None = None  # (1, 1, h, w) bool, inside the ring
     lip_colour: torch.Tensor | None = None  # (1, 3, 1, 1) median colour of the source's lips
     is_grey: bool = False
@@ -140,6 +142,7 @@ class WarpEditor:
             source=source, box=geom.box, mask=geom.inside.astype(np.float32), geometry=geom, pose=pose,
             canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0], region=region,
             region_u8=np.ascontiguousarray(source.image[y0:y1, x0:x1]),
+            region_u8x2=upsample2(np.ascontiguousarray(source.image[y0:y1, x0:x1])),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
             lip_colour=_lip_colour(source.image, landmarks).to(self.device), is_grey=_is_grey(source.image),
             blurred=_antialiased(region, source.alignment.scale),
@@ -201,7 +204,7 @@ class WarpEditor:
                                      offset=geom.offset)
         fields = coarse.numpy()
         fine = _fine_fields(src_v, dst_v, geom) if geom.step > 1 else [[] for _ in range(b)]
-        warped = np.stack([remap(prepared.region_u8, f, geom.step, geom.inside, fine[i])
+        warped = np.stack([remap(prepared.region_u8, f, geom.step, geom.inside, fine[i], prepared.region_u8x2)
                            for i, f in enumerate(fields)])
         return coarse.to(self.device), tri.to(self.device), warped
 
