@@ -27,7 +27,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from reenact.errors import InputError, OutputError
-from reenact.io.files import atomic_output
+from reenact.io.files import atomic_output, defer_signals, restore_signals
 
 #: Audio codecs that mp4 carries as they are (stream copy); others are re-encoded to AAC.
 MP4_AUDIO_CODECS = ("aac", "mp3", "alac", "ac3", "eac3", "opus")
@@ -130,13 +130,19 @@ class VideoWriter:
 
     def __enter__(self) -> VideoWriter:
         self._stack = contextlib.ExitStack()
-        tmp = self._stack.enter_context(atomic_output(self.path))
         try:
+            tmp = self._stack.enter_context(atomic_output(self.path))
             h, w = even_size(self.height, self.width)
             args = build_command(tmp, width=w, height=h, fps=self.fps, audio_from=self.audio_from,
                                  audio_codec=self.audio_codec, duration_s=self.audio_duration_s,
                                  config=self.config)
-            self._proc = _popen(imageio_ffmpeg.get_ffmpeg_exe(), args)
+            # a SIGTERM between ffmpeg's start and this assignment left ffmpeg running (its own
+            # session) and writing the temporary after it was deleted: the signal waits
+            deferred = defer_signals()
+            try:
+                self._proc = _popen(imageio_ffmpeg.get_ffmpeg_exe(), args)
+            finally:
+                restore_signals(deferred)
             self._drain = threading.Thread(target=self._read_stderr, name="reenact-ffmpeg-stderr",
                                            daemon=True)
             self._drain.start()

@@ -217,6 +217,18 @@ def _lock(fd: int) -> None:
 _DEFERRED = {signal.SIGINT, signal.SIGTERM}
 
 
+def defer_signals():
+    """Block SIGINT/SIGTERM for this thread (they stay pending) until ``restore_signals``: for a
+    step that must not be cut in two (starting a child that writes a temporary file); returns the
+    previous mask, or None."""
+    return _defer_signals()
+
+
+def restore_signals(previous) -> None:
+    """Undo ``defer_signals``; a signal that arrived meanwhile is handled now."""
+    _restore_signals(previous)
+
+
 def _defer_signals():
     """Block SIGINT/SIGTERM for this thread (they stay pending); the previous mask, or None."""
     if not hasattr(signal, "pthread_sigmask"):
