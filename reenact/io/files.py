@@ -219,24 +219,15 @@ _DEFERRED = {signal.SIGINT, signal.SIGTERM}
 
 def defer_signals():
     """Block SIGINT/SIGTERM for this thread (they stay pending) until ``restore_signals``: for a
-    step that must not be cut in two (starting a child that writes a temporary file); returns the
-    previous mask, or None."""
-    return _defer_signals()
-
-
-def restore_signals(previous) -> None:
-    """Undo ``defer_signals``; a signal that arrived meanwhile is handled now."""
-    _restore_signals(previous)
-
-
-def _defer_signals():
-    """Block SIGINT/SIGTERM for this thread (they stay pending); the previous mask, or None."""
+    step that must not be cut in two (creating a temporary file, starting a child that writes
+    one); returns the previous mask, or None."""
     if not hasattr(signal, "pthread_sigmask"):
         return None
     return signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
 
 
-def _restore_signals(previous) -> None:
+def restore_signals(previous) -> None:
+    """Undo ``defer_signals``; a signal that arrived meanwhile is handled now."""
     if previous is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
@@ -258,14 +249,14 @@ def atomic_output(path: PathArg) -> Iterator[Path]:
     temporary is locked while this process writes it (see the module docstring).
     """
     path = _check_target(path)
-    deferred = _defer_signals()  # a Ctrl-C / SIGTERM between creating the file and the try below
+    deferred = defer_signals()  # a Ctrl-C / SIGTERM between creating the file and the try below
     try:                         # would leave it behind: such a signal waits until the try
         fd, tmp_path = _make_temp(path)
     except BaseException:
-        _restore_signals(deferred)
+        restore_signals(deferred)
         raise
     try:
-        _restore_signals(deferred)  # a pending signal's handler runs here, inside the try
+        restore_signals(deferred)  # a pending signal's handler runs here, inside the try
         _lock(fd)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
