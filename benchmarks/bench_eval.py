@@ -4,9 +4,9 @@
     python benchmarks/bench_eval.py --model none        # the harness's own cost (nothing rendered)
     python benchmarks/bench_eval.py --json out/bench_eval.json
 
-Times ``reenact.eval.harness.evaluate_models`` (what ``reenact eval`` runs), one model per call,
-each job in a fresh process after a warm-up of the same job on one source / 8 frames (model
-loading and first-call kernels are not what is measured):
+Times ``reenact.pipelines.evaluation.harness.evaluate_models`` (what ``reenact eval`` runs), one model
+per call, each job in a fresh process after a warm-up of the same job on one source / 8 frames
+(model loading and first-call kernels are not what is measured):
 (a) targets: the first 6 default source faces (astronaut, astronaut:grey, single_face.jpg and 3
     faces of multi_face.jpg) x the 11 default targets (7 prototypes, 2 winks, blink, own);
 (b) self-reenactment: the first 240 frames (10.0 s) of WolfgangLanger_Pexels.mp4 drive frame 0.
@@ -34,10 +34,10 @@ def run_job(job: str, model: str, weights: str | None, warm: bool, quick: bool =
     """One timed job in this process (after a small warm-up of the same kind when ``warm``;
     ``quick``: 1 source, 8 frames, for tests)."""
     from reenact.device import set_cpu_threads
-    from reenact.eval.harness import NONE, EvalPlan, evaluate_models
-    from reenact.eval.render import ModelSpec
     from reenact.eval.sources import DEFAULT_DRIVER
     from reenact.eval.targets import EvalConfig
+    from reenact.pipelines.evaluation.harness import NONE, EvalPlan, evaluate_models
+    from reenact.pipelines.evaluation.render import ModelSpec
 
     set_cpu_threads(1)  # as `reenact eval` (its --threads default)
     spec = NONE if model == "none" else ModelSpec(model, weights)

@@ -4,7 +4,7 @@
     python benchmarks/eval_quality.py --weights W.safetensors           # other ganimation weights
     python benchmarks/eval_quality.py --model ganimation warp --quick   # plumbing check
 
-Calls the evaluation harness (``reenact.eval.harness.evaluate_models``, what ``reenact eval``
+Calls the evaluation harness (``reenact.pipelines.evaluation.harness.evaluate_models``, what ``reenact eval``
 runs) three times, the do-nothing model always one of the rows:
 1. AU targets: the default sources (astronaut, its greyscale copy, single_face.jpg, every face
    of multi_face.jpg) x the 7 emotion prototypes, both winks, a blink and the own expression
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main(argv=None) -> int:
     from reenact.device import pick_device
-    from reenact.eval.harness import EvalPlan, evaluate_models, model_specs
     from reenact.eval.report import write_report
     from reenact.eval.sources import DEFAULT_DRIVER, DEFAULT_SELF_CLIPS, default_targets
     from reenact.eval.targets import EvalConfig
+    from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models, model_specs
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", nargs="+", default=None, help="registered models (none is always added)")

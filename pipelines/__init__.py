@@ -7,6 +7,8 @@
 - ``animate``: ``AnimatePipeline``, a photo + an AU script (``reenact animate``).
 - ``render_batch``: ``RenderBatchPipeline``, faces x AU targets -> PNGs + a manifest
   (``reenact render-batch``).
+- ``evaluation``: ``reenact eval``'s runs: models rendered through these pipelines and measured
+  by ``reenact.eval`` (``evaluate_models``, ``evaluate_editor``, the trainer's ``PeriodicEval``).
 - ``demo``: ``make demo``, the bundled example end to end; ``examples/``: AU scripts.
 """
 

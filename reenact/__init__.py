@@ -57,8 +57,8 @@ _EXPORTS: dict[str, str] = {
     "TrackerConfig": "reenact.face.tracking",
     "TransferConfig": "reenact.render.transfer",
     # evaluation and training
-    "EvalPlan": "reenact.eval.harness",
-    "evaluate_models": "reenact.eval.harness",
+    "EvalPlan": "reenact.pipelines.evaluation.harness",
+    "evaluate_models": "reenact.pipelines.evaluation.harness",
     "TrainConfig": "reenact.training.loop",
     "train": "reenact.training.train",
     "PrepareConfig": "reenact.training.prepare",
@@ -119,12 +119,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported e
         VideoReadError,
         WeightsError,
     )
-    from reenact.eval.harness import EvalPlan, evaluate_models
     from reenact.face.tracking import FaceTracker, TrackerConfig
     from reenact.model.editor import FaceEditor, SourceFace
     from reenact.model.registry import DEFAULT_MODEL, MODELS, build_editor
     from reenact.pipelines.animate import AnimatePipeline
     from reenact.pipelines.base import PipelineConfig, ReenactOutput
+    from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models
     from reenact.pipelines.reenact_video import ReenactPipeline
     from reenact.pipelines.render_batch import BatchSummary, RenderBatchPipeline
     from reenact.render.transfer import TransferConfig

@@ -23,7 +23,6 @@ from reenact.au.space import EMOTION_PROTOTYPES, PRESETS
 from reenact.commands import options
 from reenact.device import pick_device
 from reenact.errors import InputError
-from reenact.eval.harness import EvalPlan, evaluate_models, model_specs
 from reenact.eval.report import write_report
 from reenact.eval.sources import (
     DEFAULT_SELF_CLIPS,
@@ -36,6 +35,7 @@ from reenact.eval.sources import (
 from reenact.eval.targets import EvalConfig
 from reenact.io.files import check_distinct, check_writable_folder, new_folder
 from reenact.pipelines import PipelineConfig
+from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models, model_specs
 from reenact.render.transfer import MODES
 
 

@@ -17,6 +17,7 @@ import torch
 from reenact.au.script import parse_text
 from reenact.errors import InputError, OutputError
 from reenact.io.files import check_distinct, check_writable_folder, is_inside
+from reenact.pipelines.evaluation.periodic import PeriodicEval
 from reenact.training.loop import TrainConfig
 from reenact.training.train import export_generator, train
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     config = None if args.resume else _load_config(args)
     train(args.dataset, args.out, config, resume=args.resume, steps=args.steps, device=args.device,
-          max_minutes=args.max_minutes)
+          max_minutes=args.max_minutes, evaluate=PeriodicEval(args.out))
     return 0
 
 

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -23,27 +23,20 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from reenact.au.extract import extract_au_track
-from reenact.errors import InputError
 from reenact.eval.geometry import FaceGeometry, alignment_from_points, face_geometry
 from reenact.eval.image_metrics import FaceQuality, l1_psnr_ssim
-from reenact.eval.measure import GeometryReading, SourceMeter, measure_aus
+from reenact.eval.measure import GeometryReading, SourceMeter
 from reenact.eval.metrics import (
     AttentionStats,
     AUFidelity,
     SeamStats,
     TemporalStability,
-    attention_stats,
     au_changes,
-    au_fidelity,
     stability_from_changes,
 )
-from reenact.eval.render import RecordingEditor, pipeline_for
-from reenact.eval.sources import EvalSource
-from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
+from reenact.eval.targets import EvalConfig, MeterFactory
 from reenact.face.align import invert_affine
-from reenact.face.tracking import FaceTracker
-from reenact.io.video import read_all_frames, read_frames
+from reenact.io.video import read_all_frames
 
 ProgressFn = Callable[[int], None]
 _GEOMETRY_FIELDS = tuple(f.name for f in fields(FaceGeometry))
@@ -246,18 +239,13 @@ def self_reenact_stats(outputs: np.ndarray, readings: list[GeometryReading], ref
         dlib_fallbacks=int(sum(r.fallback for r in readings[:n])))
 
 
-def _chunks(items, size: int) -> Iterator[np.ndarray]:
-    for i in range(0, len(items), size):
-        yield np.stack(items[i:i + size])
-
-
-def _mean_quality(items: list[FaceQuality]) -> FaceQuality:
+def mean_quality(items: list[FaceQuality]) -> FaceQuality:
     return FaceQuality(**{f.name: (float(np.mean([getattr(q, f.name) for q in items]))
                                    if f.name != "greyscale_source" else items[0].greyscale_source)
                           for f in fields(FaceQuality)})
 
 
-def _mean_seam(items: list[SeamStats | None]) -> SeamStats | None:
+def mean_seam(items: list[SeamStats | None]) -> SeamStats | None:
     items = [s for s in items if s is not None]
     if not items:
         return None
@@ -282,81 +270,7 @@ def weighted_changes(frames, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stability(frames: np.ndarray, windows: list[np.ndarray], meter: SourceMeter, outside: np.ndarray,
+def video_stability(frames: np.ndarray, windows: list[np.ndarray], meter: SourceMeter, outside: np.ndarray,
                targets: np.ndarray) -> TemporalStability:
     inside = weighted_changes(windows, meter.mask)  # the face
     return stability_from_changes(inside, weighted_changes(frames, outside), au_changes(targets))
-
-
-def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
-    """(T, 23) AUs MediaPipe reads on the output windows, tracked as a clip (VIDEO mode)."""
-    with FaceTracker(video=True) as tracker:
-        return extract_au_track(_chunks(windows, 32), fps, tracker=tracker).values
-
-
-def _driver_cells(driver: Path, idx: np.ndarray, reference: ClipReference | None, meters: MeterFactory,
-                  size: int) -> np.ndarray:
-    """Face cells of the driver's frames at ``idx`` (the face MediaPipe finds, else the centre)."""
-    frames = reference.frames[idx] if reference is not None else read_frames(driver, idx.tolist())
-    cells = []
-    for frame in frames:
-        face = meters.tracker.detect(frame)
-        h, w = frame.shape[:2]
-        s = min(h, w)
-        box = face.box if face is not None else ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
-        cells.append(face_cell(frame, box, size, zoom=1.7 if face is not None else 1.0))
-    return np.stack(cells)
-
-
-def evaluate_video(recorder: RecordingEditor, source: EvalSource, driver: str | Path, *, pipeline_config,
-                   meters: MeterFactory, config: EvalConfig = EvalConfig(),
-                   reference: ClipReference | None = None, progress: ProgressFn | None = None) -> VideoResult:
-    """Drive ``source`` with ``driver`` through the pipeline and measure the result; with a
-    ``reference`` (the driver's own frames, source = its frame 0) also against the real frames."""
-    mode = config.transfer or ("absolute" if reference is not None else "relative")
-    pipe = pipeline_for(recorder, pipeline_config, face_index=source.face_index,
-                        max_frames=config.max_video_frames, transfer=mode)
-    recorder.reset()
-    out = pipe(source.image, driver, None)
-    frames, targets, src = out.frames, out.targets, out.source
-    meter = meters.meter(source.name, src)
-    windows = [meter.window(f) for f in frames]
-    measured = _video_aus(windows, float(out.fps))
-    outside = (recorder.prepared.full_mask() <= 0).astype(np.float32)  # beyond the paste: never changes
-    samples = sample_indices(len(frames), config.n_cells)
-    _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
-    stats = None
-    if reference is not None:
-        first = reference.readings[0].face.box if reference.readings[0].face is not None else None
-        readings = track_readings(frames, meter.read_geometry, first)
-        stats = self_reenact_stats(frames, readings, reference, config.crop_size)
-    attention = recorder.attention_values()
-    seams = [paste_seam(frames[i], src.image, recorder.prepared) for i in sample_indices(len(frames), 24)]
-    if progress is not None:
-        progress(len(frames))
-    return VideoResult(
-        source=source.name, driver=Path(driver).name, n_frames=len(frames),
-        fidelity=au_fidelity(targets, measured),
-        baseline=au_fidelity(targets, np.tile(meter.source_aus, (len(targets), 1))),
-        stability=_stability(frames, windows, meter, outside, targets),
-        identity=np.array([meter.identity_distance(windows[i], f)
-                           for i, f in zip(samples, faces, strict=True)]),
-        quality=_mean_quality([meter.quality(w) for w in windows]), seam=_mean_seam(seams),
-        attention=attention_stats(attention) if attention is not None else None, self_reenact=stats,
-        cells=np.stack([face_cell(frames[i], src.face.box, config.cell_size) for i in samples]),
-        driver_cells=_driver_cells(Path(driver), samples, reference, meters, config.cell_size),
-        sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
-
-
-
-def evaluate_videos(recorder: RecordingEditor, runs, *, pipeline_config, meters: MeterFactory,
-                    model: str | None = None, config: EvalConfig = EvalConfig(),
-                    progress: ProgressFn | None = None, meta: dict | None = None) -> VideoEvaluation:
-    """Evaluate one model on ``runs``: (EvalSource, driver path, ClipReference or None) each."""
-    if not runs:
-        raise InputError("video evaluation needs at least one (source, clip) run")
-    results = tuple(evaluate_video(recorder, source, driver, pipeline_config=pipeline_config, meters=meters,
-                                   config=config, reference=ref, progress=progress)
-                    for source, driver, ref in runs)
-    return VideoEvaluation(model=model or recorder.name, results=results, config=config,
-                           meta=dict(meta or {}))

@@ -3,5 +3,6 @@
 Modules: ``prepare`` (photos -> aligned, AU-labelled shards), ``data`` (shards -> batches),
 ``critic`` (PatchGAN WGAN critic with an AU head), ``losses`` (pure functions), ``loop``
 (the Trainer), ``ddp`` (torchrun / DistributedDataParallel helpers). The periodic evaluation is
-``reenact eval``'s harness (``reenact.eval.harness.evaluate_editor``).
+passed in (``train(..., evaluate=...)``); ``reenact train`` passes ``reenact eval``'s harness
+(``reenact.pipelines.evaluation.periodic.PeriodicEval``).
 """

@@ -5,8 +5,9 @@ One *step* is one critic update on one batch; every ``critic_steps``-th step als
 ``decay_start`` of the run, then fall linearly to 0 at ``steps``.
 
 The Trainer picks no device and writes no files: ``reenact train`` (reenact/commands/train.py)
-builds it, runs ``train_step`` in a loop, saves checkpoints (``checkpoint_state``) and evaluates
-the EMA generator with the evaluation harness (``reenact.eval.harness.evaluate_editor``).
+builds it (through ``reenact.training.train.train``), runs ``train_step`` in a loop, saves
+checkpoints (``checkpoint_state``) and hands the EMA generator to the ``evaluate`` callback it was
+given (the command's: ``reenact.pipelines.evaluation.periodic.PeriodicEval``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ checkpoints. A run folder holds:
 
 - ``config.json``: the ``TrainConfig``;
 - ``checkpoints/last.pt``: resumable (config, networks, optimisers, step, RNG states);
-- ``eval/step-XXXXXX/``: ``reenact eval``'s report of the EMA generator on public faces (its
-  headline numbers also go to the scalars as eval/*, ``reenact.training.periodic_eval``);
+- ``eval/step-XXXXXX/``: with an ``evaluate`` callback (``reenact train`` passes
+  ``reenact.pipelines.evaluation.periodic.PeriodicEval``), ``reenact eval``'s report of the EMA
+  generator on public faces (its headline numbers also go to the scalars as eval/*);
 - ``scalars.jsonl`` and ``tb/`` (TensorBoard, when installed).
 
 Ctrl-C and SIGTERM (``KeyboardInterrupt``, from ``reenact.interrupt``'s handler) still save a
@@ -22,6 +23,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -34,9 +36,10 @@ from reenact.model.generator import Generator, GeneratorConfig, save_generator
 from reenact.training import ddp
 from reenact.training.data import FaceShards
 from reenact.training.loop import TrainConfig, Trainer, build_trainer
-from reenact.training.periodic_eval import PeriodicEval
 
 PathArg = str | os.PathLike
+#: ``evaluate(trainer)`` -> scalars to log: the run's periodic evaluation (rank 0 only).
+EvaluateFn = Callable[[Trainer], dict[str, float]]
 
 
 def checkpoint_path(run_dir: PathArg) -> Path:
@@ -44,7 +47,8 @@ def checkpoint_path(run_dir: PathArg) -> Path:
 
 
 def train(dataset: PathArg, run_dir: PathArg, config: TrainConfig | None = None, *, resume: bool = False,
-          steps: int | None = None, device: str | None = None, max_minutes: float = 0.0) -> Trainer:
+          steps: int | None = None, device: str | None = None, max_minutes: float = 0.0,
+          evaluate: EvaluateFn | None = None) -> Trainer:
     """Train on a prepared data set into ``run_dir`` (see the module docstring).
 
     Args:
@@ -55,6 +59,8 @@ def train(dataset: PathArg, run_dir: PathArg, config: TrainConfig | None = None,
         steps: total critic steps of the run (overrides the config's, also when resuming).
         device: "cuda" or "cpu"; default CUDA when available (each rank its own GPU).
         max_minutes: stop (with a checkpoint) after this much wall time; 0: no limit.
+        evaluate: called every ``config.eval_every`` steps and at the end, on rank 0; its
+            scalars are logged (None: no evaluation).
 
     Returns:
         The trainer, at the step the run stopped.
@@ -76,7 +82,7 @@ def train(dataset: PathArg, run_dir: PathArg, config: TrainConfig | None = None,
     for net in (trainer.generator, trainer.critic, trainer.ema):
         ddp.broadcast_parameters(net)
     try:
-        with _RunLog(run_dir, trainer, info) as log:
+        with _RunLog(run_dir, trainer, info, evaluate) as log:
             _loop(log, max_minutes)
     finally:
         ddp.cleanup()
@@ -113,10 +119,9 @@ class _RunLog:
     On other ranks every method does nothing. Leaving the block saves a checkpoint and evaluates
     (also on Ctrl-C / SIGTERM)."""
 
-    def __init__(self, run_dir: Path, trainer: Trainer, info: ddp.DistInfo):
+    def __init__(self, run_dir: Path, trainer: Trainer, info: ddp.DistInfo, evaluate: EvaluateFn | None):
         self.run_dir, self.trainer, self.info = run_dir, trainer, info
-        config = trainer.config
-        self.periodic_eval = PeriodicEval(run_dir, config.eval_sources if config.eval_every else ())
+        self.periodic_eval = evaluate
         self.file: TextIO | None = None
         self.writer = None
 
@@ -145,7 +150,7 @@ class _RunLog:
         self.file.flush()
 
     def evaluate(self) -> None:
-        if self.info.is_main:
+        if self.info.is_main and self.periodic_eval is not None:
             self.scalars(self.periodic_eval(self.trainer))
 
     def save(self) -> None:

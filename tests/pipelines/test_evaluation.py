@@ -24,8 +24,8 @@ def tiny_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models(tiny_weights):
-    from reenact.eval.harness import NONE
-    from reenact.eval.render import ModelSpec
+    from reenact.pipelines.evaluation.harness import NONE
+    from reenact.pipelines.evaluation.render import ModelSpec
 
     return [NONE, ModelSpec("ganimation", tiny_weights, "tiny")]
 
@@ -52,10 +52,10 @@ def test_default_sources_are_every_public_face(media):
 def test_targets_none_is_perfect_and_a_generator_is_not(models, tmp_path):
     from PIL import Image
 
-    from reenact.eval.harness import EvalPlan, evaluate_models
     from reenact.eval.report import write_report
     from reenact.eval.sources import default_targets
     from reenact.eval.targets import EvalConfig
+    from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models
 
     plan = EvalPlan(sources=("astronaut", "astronaut:grey"),
                     targets=default_targets(("surprise",), (1.0,), ("wink_left",)))
@@ -85,11 +85,11 @@ def test_targets_none_is_perfect_and_a_generator_is_not(models, tmp_path):
 
 
 def test_self_reenactment_compares_with_the_real_frames(models, media):
-    from reenact.eval.harness import EvalPlan, evaluate_models
     from reenact.eval.image_metrics import l1_distance
     from reenact.eval.summary import summarize_videos
     from reenact.eval.targets import EvalConfig
     from reenact.io.video import read_all_frames
+    from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models
 
     clip = media("single_face.mp4")
     evaluations = evaluate_models(models, EvalPlan(self_clips=(str(clip),)),
@@ -107,9 +107,9 @@ def test_self_reenactment_compares_with_the_real_frames(models, media):
 
 
 def test_driving_a_photo_keeps_the_background_still(models, media, tmp_path):
-    from reenact.eval.harness import EvalPlan, evaluate_models
     from reenact.eval.report import write_report
     from reenact.eval.targets import EvalConfig
+    from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models
 
     plan = EvalPlan(sources=("astronaut",), drivers=(str(media("single_face.mp4")),))
     evaluations = evaluate_models(models[1:], plan, config=EvalConfig(max_video_frames=8, identity=False))

@@ -21,7 +21,6 @@ from reenact.errors import InputError, NoFaceError
 from reenact.eval.geometry import FaceLandmarks68
 from reenact.eval.identity import identity_available
 from reenact.eval.measure import IdentityMeter
-from reenact.eval.render import RANDOM_WEIGHTS, ModelSpec, RecordingEditor, load_editor, pipeline_for
 from reenact.eval.sources import (
     ASTRONAUT,
     DEFAULT_SOURCES,
@@ -31,12 +30,21 @@ from reenact.eval.sources import (
     load_sources,
     resolve_clip,
 )
-from reenact.eval.targets import EvalConfig, MeterFactory, TargetEvaluation, evaluate_targets
-from reenact.eval.videos import VideoEvaluation, clip_reference, evaluate_videos
+from reenact.eval.targets import EvalConfig, MeterFactory, TargetEvaluation
+from reenact.eval.videos import VideoEvaluation, clip_reference
 from reenact.face.tracking import FaceTracker
 from reenact.model.editor import FaceEditor
 from reenact.model.registry import DEFAULT_MODEL, MODELS, registered_generator_path
 from reenact.pipelines import PipelineConfig
+from reenact.pipelines.evaluation.render import (
+    RANDOM_WEIGHTS,
+    ModelSpec,
+    RecordingEditor,
+    load_editor,
+    pipeline_for,
+)
+from reenact.pipelines.evaluation.targets import evaluate_targets
+from reenact.pipelines.evaluation.videos import evaluate_videos
 from reenact.render.motion import MOTIONS
 from reenact.weights import load_manifest, sha256_of
 

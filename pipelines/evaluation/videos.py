@@ -1,0 +1,112 @@
+"""The video evaluation run: a source photo driven by a clip through the user's pipeline, or a
+clip reenacting its own frame 0, measured by ``reenact.eval`` (what is measured:
+``reenact.eval.videos``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from reenact.au.extract import extract_au_track
+from reenact.errors import InputError
+from reenact.eval.measure import measure_aus
+from reenact.eval.metrics import attention_stats, au_fidelity
+from reenact.eval.sources import EvalSource
+from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
+from reenact.eval.videos import (
+    ClipReference,
+    VideoEvaluation,
+    VideoResult,
+    mean_quality,
+    mean_seam,
+    sample_indices,
+    self_reenact_stats,
+    track_readings,
+    video_stability,
+)
+from reenact.face.tracking import FaceTracker
+from reenact.io.video import read_frames
+from reenact.pipelines.evaluation.render import RecordingEditor, pipeline_for
+
+ProgressFn = Callable[[int], None]
+
+
+def _chunks(items, size: int) -> Iterator[np.ndarray]:
+    for i in range(0, len(items), size):
+        yield np.stack(items[i:i + size])
+
+
+def _video_aus(windows: list[np.ndarray], fps: float) -> np.ndarray:
+    """(T, 23) AUs MediaPipe reads on the output windows, tracked as a clip (VIDEO mode)."""
+    with FaceTracker(video=True) as tracker:
+        return extract_au_track(_chunks(windows, 32), fps, tracker=tracker).values
+
+
+def _driver_cells(driver: Path, idx: np.ndarray, reference: ClipReference | None, meters: MeterFactory,
+                  size: int) -> np.ndarray:
+    """Face cells of the driver's frames at ``idx`` (the face MediaPipe finds, else the centre)."""
+    frames = reference.frames[idx] if reference is not None else read_frames(driver, idx.tolist())
+    cells = []
+    for frame in frames:
+        face = meters.tracker.detect(frame)
+        h, w = frame.shape[:2]
+        s = min(h, w)
+        box = face.box if face is not None else ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
+        cells.append(face_cell(frame, box, size, zoom=1.7 if face is not None else 1.0))
+    return np.stack(cells)
+
+
+def evaluate_video(recorder: RecordingEditor, source: EvalSource, driver: str | Path, *, pipeline_config,
+                   meters: MeterFactory, config: EvalConfig = EvalConfig(),
+                   reference: ClipReference | None = None, progress: ProgressFn | None = None) -> VideoResult:
+    """Drive ``source`` with ``driver`` through the pipeline and measure the result; with a
+    ``reference`` (the driver's own frames, source = its frame 0) also against the real frames."""
+    mode = config.transfer or ("absolute" if reference is not None else "relative")
+    pipe = pipeline_for(recorder, pipeline_config, face_index=source.face_index,
+                        max_frames=config.max_video_frames, transfer=mode)
+    recorder.reset()
+    out = pipe(source.image, driver, None)
+    frames, targets, src = out.frames, out.targets, out.source
+    meter = meters.meter(source.name, src)
+    windows = [meter.window(f) for f in frames]
+    measured = _video_aus(windows, float(out.fps))
+    outside = (recorder.prepared.full_mask() <= 0).astype(np.float32)  # beyond the paste: never changes
+    samples = sample_indices(len(frames), config.n_cells)
+    _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
+    stats = None
+    if reference is not None:
+        first = reference.readings[0].face.box if reference.readings[0].face is not None else None
+        readings = track_readings(frames, meter.read_geometry, first)
+        stats = self_reenact_stats(frames, readings, reference, config.crop_size)
+    attention = recorder.attention_values()
+    seams = [paste_seam(frames[i], src.image, recorder.prepared) for i in sample_indices(len(frames), 24)]
+    if progress is not None:
+        progress(len(frames))
+    return VideoResult(
+        source=source.name, driver=Path(driver).name, n_frames=len(frames),
+        fidelity=au_fidelity(targets, measured),
+        baseline=au_fidelity(targets, np.tile(meter.source_aus, (len(targets), 1))),
+        stability=video_stability(frames, windows, meter, outside, targets),
+        identity=np.array([meter.identity_distance(windows[i], f)
+                           for i, f in zip(samples, faces, strict=True)]),
+        quality=mean_quality([meter.quality(w) for w in windows]), seam=mean_seam(seams),
+        attention=attention_stats(attention) if attention is not None else None, self_reenact=stats,
+        cells=np.stack([face_cell(frames[i], src.face.box, config.cell_size) for i in samples]),
+        driver_cells=_driver_cells(Path(driver), samples, reference, meters, config.cell_size),
+        sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
+
+
+
+def evaluate_videos(recorder: RecordingEditor, runs, *, pipeline_config, meters: MeterFactory,
+                    model: str | None = None, config: EvalConfig = EvalConfig(),
+                    progress: ProgressFn | None = None, meta: dict | None = None) -> VideoEvaluation:
+    """Evaluate one model on ``runs``: (EvalSource, driver path, ClipReference or None) each."""
+    if not runs:
+        raise InputError("video evaluation needs at least one (source, clip) run")
+    results = tuple(evaluate_video(recorder, source, driver, pipeline_config=pipeline_config, meters=meters,
+                                   config=config, reference=ref, progress=progress)
+                    for source, driver, ref in runs)
+    return VideoEvaluation(model=model or recorder.name, results=results, config=config,
+                           meta=dict(meta or {}))
