@@ -56,3 +56,15 @@ def test_cli_script_is_a_thin_entry(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--help"], capture_output=True, text=True,
                          cwd=tmp_path, check=True)
     assert out.stdout.startswith("usage: reenact")
+
+
+def test_a_wheel_lists_every_package():
+    """pyproject's explicit package list names every folder with an __init__.py (a missing one is
+    absent from `pip install .`, while an editable install still finds it)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "reenact").rglob("__init__.py")}
+    found |= {".".join(("reenact", *p.parent.relative_to(ROOT).parts))
+              for p in (ROOT / "pipelines").rglob("__init__.py")}
+    assert found == listed
