@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from reenact.errors import InputError, NoFaceError
-from reenact.eval.geometry import FaceLandmarks68
+from reenact.eval.geometry import shared_landmarks
 from reenact.eval.identity import identity_available
 from reenact.eval.measure import IdentityMeter
 from reenact.eval.sources import (
@@ -31,8 +32,9 @@ from reenact.eval.sources import (
     resolve_clip,
 )
 from reenact.eval.targets import EvalConfig, MeterFactory, TargetEvaluation
-from reenact.eval.videos import VideoEvaluation, clip_reference
+from reenact.eval.videos import VideoEvaluation, measure_clip
 from reenact.face.tracking import FaceTracker
+from reenact.io.video import read_all_frames
 from reenact.model.editor import FaceEditor
 from reenact.model.registry import DEFAULT_MODEL, MODELS, registered_generator_path
 from reenact.pipelines import PipelineConfig
@@ -117,7 +119,7 @@ def _landmarks(enabled: bool):
     if not (enabled and identity_available()):
         return None
 
-    return FaceLandmarks68()
+    return shared_landmarks()
 
 
 def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: PipelineConfig) -> dict:
@@ -135,21 +137,30 @@ def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: Pipe
     return info
 
 
-def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig) -> list:
+def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig, pool: ThreadPoolExecutor) -> list:
+    """(source, clip, reference) per run; a self-reenactment clip's dlib measurements are a future
+    of ``pool``, computed while the first model renders."""
     runs = []
     if plan.drivers:
         sources = load_sources(plan.sources or (ASTRONAUT,), tracker=meters.tracker)[:plan.max_sources]
         runs += [(s, resolve_clip(d), None) for d in plan.drivers for s in sources]
     for clip in plan.self_clips:
         path = resolve_clip(clip)
-        ref = clip_reference(path, meters=meters, max_frames=config.max_video_frames,
-                             crop_size=config.crop_size)
-        face = meters.tracker.detect(ref.frames[0])
+        frames = read_all_frames(path, max_frames=config.max_video_frames)
+        face = meters.tracker.detect(frames[0])
         if face is None:
             raise NoFaceError(f"no face in frame 0 of {path}; self-reenactment needs a clip that "
                               "starts on a face")
-        runs.append((EvalSource(path.stem, ref.frames[0], None, face), path, ref))
+        ref = pool.submit(measure_clip, path, frames, meters.landmarks, config.crop_size)
+        runs.append((EvalSource(path.stem, frames[0], None, face), path, ref))
     return runs
+
+
+def _evaluate_clips(spec: ModelSpec, recorder: RecordingEditor, runs: list, pipeline_config: PipelineConfig,
+                    common: dict) -> VideoEvaluation:
+    cfg = replace(pipeline_config, motion=spec.motion) if spec.motion else pipeline_config
+    return evaluate_videos(recorder, runs, model=spec.title, pipeline_config=cfg,
+                           meta=model_meta(spec, recorder, cfg) | {"motion": cfg.motion}, **common)
 
 
 def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
@@ -174,13 +185,12 @@ def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
             return [evaluate_targets(rec, sources, targets, model=spec.title, pipeline_config=pipeline_config,
                                      meta=model_meta(spec, rec, pipeline_config), **common)
                     for spec, rec in recorders]
-        runs = _video_runs(plan, meters, config)
-        out = []
-        for spec, rec in recorders:
-            cfg = replace(pipeline_config, motion=spec.motion) if spec.motion else pipeline_config
-            out.append(evaluate_videos(rec, runs, model=spec.title, pipeline_config=cfg,
-                                       meta=model_meta(spec, rec, cfg) | {"motion": cfg.motion}, **common))
-        return out
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eval-reference")
+        try:
+            runs = _video_runs(plan, meters, config, pool)
+            return [_evaluate_clips(spec, rec, runs, pipeline_config, common) for spec, rec in recorders]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def evaluate_editor(editor: FaceEditor, sources: Sequence[str] = DEFAULT_SOURCES,

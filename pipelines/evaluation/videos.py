@@ -5,6 +5,7 @@ clip reenacting its own frame 0, measured by ``reenact.eval`` (what is measured:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from reenact.eval.videos import (
     self_reenact_stats,
     track_readings,
     video_stability,
+    whole_frame_scores,
 )
 from reenact.face.tracking import FaceTracker
 from reenact.io.video import read_frames
@@ -60,43 +62,63 @@ def _driver_cells(driver: Path, idx: np.ndarray, reference: ClipReference | None
 
 def evaluate_video(recorder: RecordingEditor, source: EvalSource, driver: str | Path, *, pipeline_config,
                    meters: MeterFactory, config: EvalConfig = EvalConfig(),
-                   reference: ClipReference | None = None, progress: ProgressFn | None = None) -> VideoResult:
+                   reference: ClipReference | Future | None = None, progress: ProgressFn | None = None,
+                   ) -> VideoResult:
     """Drive ``source`` with ``driver`` through the pipeline and measure the result; with a
-    ``reference`` (the driver's own frames, source = its frame 0) also against the real frames."""
+    ``reference`` (the driver's own frames, source = its frame 0, or a future of it that is
+    awaited once the pipeline has run) also against the real frames.
+
+    MediaPipe's reading of the output (VIDEO mode, its own graph threads) runs in a worker thread
+    beside the dlib and pixel measures."""
     mode = config.transfer or ("absolute" if reference is not None else "relative")
     pipe = pipeline_for(recorder, pipeline_config, face_index=source.face_index,
                         max_frames=config.max_video_frames, transfer=mode)
     recorder.reset()
     out = pipe(source.image, driver, None)
+    if isinstance(reference, Future):
+        reference = reference.result()
     frames, targets, src = out.frames, out.targets, out.source
     meter = meters.meter(source.name, src)
     windows = [meter.window(f) for f in frames]
-    measured = _video_aus(windows, float(out.fps))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="eval-measure") as pool:
+        measured = pool.submit(_video_aus, windows, float(out.fps))
+        fields = _measure_video(out, windows, meter, meters, recorder, config, reference, pool)
+        fidelity = au_fidelity(targets, measured.result())
+    if progress is not None:
+        progress(len(frames))
+    idx = np.asarray(fields["sample_frames"])
+    cells = _driver_cells(Path(driver), idx, reference, meters, config.cell_size)
+    return VideoResult(source=source.name, driver=Path(driver).name, fidelity=fidelity, driver_cells=cells,
+                       **fields)
+
+
+def _measure_video(out, windows: list[np.ndarray], meter, meters: MeterFactory, recorder: RecordingEditor,
+                   config: EvalConfig, reference: ClipReference | None, pool: ThreadPoolExecutor) -> dict:
+    """The fields of a ``VideoResult`` but the names, the AU fidelity and the driver's cells; the
+    pixel measures that need no dlib go to ``pool`` (OpenCV and numpy free the GIL)."""
+    frames, targets, src = out.frames, out.targets, out.source
     outside = (recorder.prepared.full_mask() <= 0).astype(np.float32)  # beyond the paste: never changes
+    quality = pool.submit(lambda: mean_quality([meter.quality(w) for w in windows]))
+    whole = pool.submit(whole_frame_scores, frames, reference) if reference is not None else None
+    stability = pool.submit(video_stability, frames, windows, meter, outside, targets)
     samples = sample_indices(len(frames), config.n_cells)
     _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
     stats = None
     if reference is not None:
         first = reference.readings[0].face.box if reference.readings[0].face is not None else None
         readings = track_readings(frames, meter.read_geometry, first)
-        stats = self_reenact_stats(frames, readings, reference, config.crop_size)
+        stats = self_reenact_stats(frames, readings, reference, config.crop_size, whole.result())
     attention = recorder.attention_values()
     seams = [paste_seam(frames[i], src.image, recorder.prepared) for i in sample_indices(len(frames), 24)]
-    if progress is not None:
-        progress(len(frames))
-    return VideoResult(
-        source=source.name, driver=Path(driver).name, n_frames=len(frames),
-        fidelity=au_fidelity(targets, measured),
-        baseline=au_fidelity(targets, np.tile(meter.source_aus, (len(targets), 1))),
-        stability=video_stability(frames, windows, meter, outside, targets),
+    return dict(
+        n_frames=len(frames), baseline=au_fidelity(targets, np.tile(meter.source_aus, (len(targets), 1))),
+        stability=stability.result(),
         identity=np.array([meter.identity_distance(windows[i], f)
                            for i, f in zip(samples, faces, strict=True)]),
-        quality=mean_quality([meter.quality(w) for w in windows]), seam=mean_seam(seams),
+        quality=quality.result(), seam=mean_seam(seams),
         attention=attention_stats(attention) if attention is not None else None, self_reenact=stats,
         cells=np.stack([face_cell(frames[i], src.face.box, config.cell_size) for i in samples]),
-        driver_cells=_driver_cells(Path(driver), samples, reference, meters, config.cell_size),
         sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
-
 
 
 def evaluate_videos(recorder: RecordingEditor, runs, *, pipeline_config, meters: MeterFactory,

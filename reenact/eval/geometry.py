@@ -16,6 +16,7 @@ face's upright frame (eye line horizontal), so they do not depend on image size 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -141,6 +142,13 @@ class FaceLandmarks68:
             return rects[int(np.argmax(scores))], True
         best = min(range(len(rects)), key=lambda i: off_centre(rects[i]))
         return rects[best], True
+
+
+@functools.cache
+def shared_landmarks() -> FaceLandmarks68:
+    """One ``FaceLandmarks68`` per process (its 100 MB model takes 1-2 s to load); use it from one
+    thread at a time."""
+    return FaceLandmarks68()
 
 
 # --------------------------------------------------------------------------------------------

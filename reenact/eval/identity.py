@@ -12,6 +12,7 @@ Conventions: images are (H, W, 3) uint8 RGB; boxes are (x0, y0, x1, y1) in pixel
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -136,6 +137,13 @@ class FaceDescriber:
         rect = self._dlib.rectangle(*(int(round(v)) for v in box))
         shape = self._shape(image, rect)
         return np.asarray(self._resnet.compute_face_descriptor(image, shape, self.jitter), np.float64)
+
+
+@functools.cache
+def shared_describer() -> FaceDescriber:
+    """One ``FaceDescriber`` per process (its models take about a second to load); use it from
+    one thread at a time."""
+    return FaceDescriber()
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -20,7 +20,7 @@ from reenact.au.blendshapes import aus_from_face
 from reenact.au.space import TABLE_AU_NAMES
 from reenact.errors import NoFaceError
 from reenact.eval.geometry import DlibFace, FaceGeometry, FaceLandmarks68, face_geometry, square_window
-from reenact.eval.identity import FaceDescriber, box_from_landmarks, identity_available, identity_distance
+from reenact.eval.identity import box_from_landmarks, identity_available, identity_distance, shared_describer
 from reenact.eval.image_metrics import FaceQuality, FaceQualityMeter
 from reenact.face.paste import face_size, signed_distance
 from reenact.face.tracking import FACE_OVAL, FaceObservation, FaceTracker
@@ -71,7 +71,7 @@ class IdentityMeter:
 
     def __init__(self, enabled: bool = True):
         self.available = enabled and identity_available()
-        self._describer = FaceDescriber() if self.available else None
+        self._describer = shared_describer() if self.available else None
 
     def descriptor(self, image: np.ndarray, face: FaceObservation | None) -> np.ndarray | None:
         """(128,) descriptor of the face (box from its MediaPipe landmarks, else dlib's detector)."""

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from reenact.eval.geometry import FaceGeometry, alignment_from_points, face_geometry
+from reenact.eval.geometry import FaceGeometry, FaceLandmarks68, alignment_from_points, face_geometry
 from reenact.eval.image_metrics import FaceQuality, l1_psnr_ssim
 from reenact.eval.measure import GeometryReading, SourceMeter
 from reenact.eval.metrics import (
@@ -34,9 +34,8 @@ from reenact.eval.metrics import (
     au_changes,
     stability_from_changes,
 )
-from reenact.eval.targets import EvalConfig, MeterFactory
+from reenact.eval.targets import EvalConfig
 from reenact.face.align import invert_affine
-from reenact.io.video import read_all_frames
 
 ProgressFn = Callable[[int], None]
 _GEOMETRY_FIELDS = tuple(f.name for f in fields(FaceGeometry))
@@ -182,20 +181,21 @@ def aligned_crops(frames: np.ndarray, readings, size: int, *, zoom: float = 1.0)
     return AlignedCrops(crops, inside, has)
 
 
-def clip_reference(path: str | Path, *, meters: MeterFactory, max_frames: int, crop_size: int,
-                   ) -> ClipReference:
-    """Read a clip's first ``max_frames`` frames and measure them with dlib (once per clip)."""
-    frames = read_all_frames(path, max_frames=max_frames)
-    if meters.landmarks is None:  # no dlib (the eval extra): frame metrics only
+def measure_clip(path: str | Path, frames: np.ndarray, landmarks: FaceLandmarks68 | None, crop_size: int,
+                 ) -> ClipReference:
+    """Measure a clip's real frames with dlib (``landmarks``; None: frame metrics only), once per
+    clip. Touches nothing but its arguments: the harness runs it beside the first model's render."""
+    if landmarks is None:
         readings = [GeometryReading(None, None)] * len(frames)
     else:
         def read(frame, hint) -> GeometryReading:
-            face = meters.landmarks.find(frame, hint)
+            face = landmarks.find(frame, hint)
             return GeometryReading(face, face_geometry(face.points) if face is not None else None)
 
         readings = track_readings(frames, read, None)
     return ClipReference(Path(path), frames, tuple(readings), aligned_crops(frames, readings, crop_size),
                          aligned_crops(frames, readings, crop_size, zoom=HEAD_ZOOM))
+
 
 
 def _mean(values) -> float:
@@ -207,20 +207,29 @@ def _columns(rows: list[tuple], n: int) -> list[float]:
     return [_mean(col) for col in zip(*rows, strict=True)] if rows else [float("nan")] * n
 
 
+def whole_frame_scores(outputs: np.ndarray, reference: ClipReference) -> list[tuple[float, float, float]]:
+    """(L1, PSNR, SSIM) of each whole output frame vs the real frame, frames 1..T-1 (no dlib: it
+    can run beside the aligned comparisons)."""
+    n = min(len(outputs), len(reference.frames))
+    return [l1_psnr_ssim(outputs[t], reference.frames[t]) for t in range(1, n)]
+
+
 def self_reenact_stats(outputs: np.ndarray, readings: list[GeometryReading], reference: ClipReference,
-                       crop_size: int) -> SelfReenactStats:
-    """Compare output frames (T, H, W, 3) and their dlib readings with the real frames 1..T-1."""
+                       crop_size: int, whole: list[tuple[float, float, float]] | None = None,
+                       ) -> SelfReenactStats:
+    """Compare output frames (T, H, W, 3) and their dlib readings with the real frames 1..T-1
+    (``whole``: ``whole_frame_scores`` when already computed)."""
     n = min(len(outputs), len(reference.frames))
     faces = aligned_crops(outputs[:n], readings[:n], crop_size)
     heads = aligned_crops(outputs[:n], readings[:n], crop_size, zoom=HEAD_ZOOM)
-    face, head, whole, geo = [], [], [], []
+    face, head, geo = [], [], []
+    whole = whole_frame_scores(outputs[:n], reference) if whole is None else whole
 
     def compare(ours: AlignedCrops, real: AlignedCrops, t: int) -> tuple[float, float, float]:
         both = ours.inside[t] & real.inside[t]  # pixels from inside both frames
         return l1_psnr_ssim(ours.crops[t], real.crops[t], both)
 
     for t in range(1, n):
-        whole.append(l1_psnr_ssim(outputs[t], reference.frames[t]))
         if faces.has_face[t] and reference.faces.has_face[t]:
             face.append(compare(faces, reference.faces, t))
             head.append(compare(heads, reference.heads, t))

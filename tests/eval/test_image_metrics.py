@@ -173,3 +173,23 @@ def test_masked_comparison_counts_only_the_mask():
     assert ssim(b, a, mask) == pytest.approx(1.0, abs=1e-6) and ssim(b, a) < 0.9
     with pytest.raises(InputError, match="narrower"):
         ssim(a, a, np.eye(64, dtype=bool))
+
+
+def test_combined_metrics_equal_the_single_ones():
+    """``l1_psnr_ssim`` (one conversion, OpenCV's erosion of the mask) gives exactly what the
+    single functions give, with and without a mask, on uint8 and float images."""
+    from scipy.ndimage import binary_erosion
+
+    from reenact.eval.image_metrics import _erode, l1_distance, psnr
+
+    rng = np.random.default_rng(3)
+    a = _photo_like(7, 80)
+    b = np.clip(a.astype(int) + rng.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros(a.shape[:2], bool)
+    mask[10:, 5:70] = True
+    mask[0, :] = True  # touches the border: the outside counts as inside
+    for x, y in ((b, a), (b / 255.0, a / 255.0)):
+        for m in (None, mask):
+            assert l1_psnr_ssim(x, y, m) == (l1_distance(x, y, m), psnr(x, y, m), ssim(x, y, m))
+    for radius in (1, 3, 5):
+        assert (_erode(mask, radius) == binary_erosion(mask, iterations=radius, border_value=1)).all()
