@@ -18,8 +18,10 @@ from reenact.eval.sources import EvalSource
 from reenact.eval.targets import EvalConfig, MeterFactory, face_cell, paste_seam
 from reenact.eval.videos import (
     ClipReference,
+    SelfReenactStats,
     VideoEvaluation,
     VideoResult,
+    aligned_scores,
     mean_quality,
     mean_seam,
     sample_indices,
@@ -33,6 +35,8 @@ from reenact.io.video import read_frames
 from reenact.pipelines.evaluation.render import RecordingEditor, pipeline_for
 
 ProgressFn = Callable[[int], None]
+#: output frames dlib reads before their comparisons go to the worker threads
+_READ_CHUNK = 40
 
 
 def _chunks(items, size: int) -> Iterator[np.ndarray]:
@@ -103,11 +107,7 @@ def _measure_video(out, windows: list[np.ndarray], meter, meters: MeterFactory, 
     stability = pool.submit(video_stability, frames, windows, meter, outside, targets)
     samples = sample_indices(len(frames), config.n_cells)
     _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
-    stats = None
-    if reference is not None:
-        first = reference.readings[0].face.box if reference.readings[0].face is not None else None
-        readings = track_readings(frames, meter.read_geometry, first)
-        stats = self_reenact_stats(frames, readings, reference, config.crop_size, whole.result())
+    stats = _self_reenact(frames, meter, reference, config, pool, whole) if reference is not None else None
     attention = recorder.attention_values()
     seams = [paste_seam(frames[i], src.image, recorder.prepared) for i in sample_indices(len(frames), 24)]
     return dict(
@@ -119,6 +119,22 @@ def _measure_video(out, windows: list[np.ndarray], meter, meters: MeterFactory, 
         attention=attention_stats(attention) if attention is not None else None, self_reenact=stats,
         cells=np.stack([face_cell(frames[i], src.face.box, config.cell_size) for i in samples]),
         sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
+
+
+def _self_reenact(frames: np.ndarray, meter, reference: ClipReference, config: EvalConfig,
+                  pool: ThreadPoolExecutor, whole: Future) -> SelfReenactStats:
+    """dlib reads the output frames a chunk at a time (GIL-bound) while ``pool`` compares the
+    chunks read so far with the real frames (PIL and OpenCV, GIL-free)."""
+    hint = reference.readings[0].face.box if reference.readings[0].face is not None else None
+    readings, parts = [], []
+    for lo in range(0, len(frames), _READ_CHUNK):
+        chunk = track_readings(frames[lo:lo + _READ_CHUNK], meter.read_geometry, hint)
+        hint = next((r.face.box for r in reversed(chunk) if r.face is not None), hint)
+        readings += chunk
+        parts.append(pool.submit(aligned_scores, frames[lo:lo + _READ_CHUNK], chunk, reference,
+                                 config.crop_size, lo))
+    aligned = [row for part in parts for row in part.result()]
+    return self_reenact_stats(frames, readings, reference, config.crop_size, whole.result(), aligned)
 
 
 def evaluate_videos(recorder: RecordingEditor, runs, *, pipeline_config, meters: MeterFactory,

@@ -214,28 +214,43 @@ def whole_frame_scores(outputs: np.ndarray, reference: ClipReference) -> list[tu
     return [l1_psnr_ssim(outputs[t], reference.frames[t]) for t in range(1, n)]
 
 
+#: (face (L1, PSNR, SSIM), head (L1, PSNR, SSIM), |geometry error| per field) of one frame
+AlignedScore = tuple[tuple[float, float, float], tuple[float, float, float], list[float]]
+
+
+def aligned_scores(outputs: np.ndarray, readings: list[GeometryReading], reference: ClipReference,
+                   crop_size: int, start: int = 0) -> list[AlignedScore]:
+    """Aligned face and head comparisons and geometry errors of consecutive output frames
+    ``start``, ``start + 1``, ... with the real frames, where both faces were read (frame 0, the
+    source, and frames past the clip's are left out)."""
+    faces = aligned_crops(outputs, readings, crop_size)
+    heads = aligned_crops(outputs, readings, crop_size, zoom=HEAD_ZOOM)
+
+    def compare(ours: AlignedCrops, real: AlignedCrops, i: int, t: int) -> tuple[float, float, float]:
+        both = ours.inside[i] & real.inside[t]  # pixels from inside both frames
+        return l1_psnr_ssim(ours.crops[i], real.crops[t], both)
+
+    rows = []
+    for i in range(len(outputs)):
+        t = start + i
+        if 1 <= t < len(reference.frames) and faces.has_face[i] and reference.faces.has_face[t]:
+            diff = readings[i].geometry.minus(reference.readings[t].geometry)
+            rows.append((compare(faces, reference.faces, i, t), compare(heads, reference.heads, i, t),
+                         [abs(getattr(diff, k)) for k in _GEOMETRY_FIELDS]))
+    return rows
+
+
 def self_reenact_stats(outputs: np.ndarray, readings: list[GeometryReading], reference: ClipReference,
                        crop_size: int, whole: list[tuple[float, float, float]] | None = None,
-                       ) -> SelfReenactStats:
+                       aligned: list[AlignedScore] | None = None) -> SelfReenactStats:
     """Compare output frames (T, H, W, 3) and their dlib readings with the real frames 1..T-1
-    (``whole``: ``whole_frame_scores`` when already computed)."""
+    (``whole`` / ``aligned``: ``whole_frame_scores`` / ``aligned_scores`` when already computed)."""
     n = min(len(outputs), len(reference.frames))
-    faces = aligned_crops(outputs[:n], readings[:n], crop_size)
-    heads = aligned_crops(outputs[:n], readings[:n], crop_size, zoom=HEAD_ZOOM)
-    face, head, geo = [], [], []
     whole = whole_frame_scores(outputs[:n], reference) if whole is None else whole
-
-    def compare(ours: AlignedCrops, real: AlignedCrops, t: int) -> tuple[float, float, float]:
-        both = ours.inside[t] & real.inside[t]  # pixels from inside both frames
-        return l1_psnr_ssim(ours.crops[t], real.crops[t], both)
-
-    for t in range(1, n):
-        if faces.has_face[t] and reference.faces.has_face[t]:
-            face.append(compare(faces, reference.faces, t))
-            head.append(compare(heads, reference.heads, t))
-            diff = readings[t].geometry.minus(reference.readings[t].geometry)
-            geo.append([abs(getattr(diff, k)) for k in _GEOMETRY_FIELDS])
-    geo = np.array(geo, np.float64).reshape(-1, len(_GEOMETRY_FIELDS))
+    if aligned is None:
+        aligned = aligned_scores(outputs[:n], readings[:n], reference, crop_size)
+    face, head = [r[0] for r in aligned], [r[1] for r in aligned]
+    geo = np.array([r[2] for r in aligned], np.float64).reshape(-1, len(_GEOMETRY_FIELDS))
     face_l1, face_psnr, face_ssim = _columns(face, 3)
     head_l1, head_psnr, head_ssim = _columns(head, 3)
     whole_l1, whole_psnr, whole_ssim = _columns(whole, 3)
