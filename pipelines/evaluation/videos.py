@@ -86,30 +86,35 @@ def evaluate_video(recorder: RecordingEditor, source: EvalSource, driver: str | 
     windows = [meter.window(f) for f in frames]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="eval-measure") as pool:
         measured = pool.submit(_video_aus, windows, float(out.fps))
-        fields = _measure_video(out, windows, meter, meters, recorder, config, reference, pool)
+        fields = _measure_video(out, windows, meter, meters, recorder, config, reference, pool, Path(driver))
         fidelity = au_fidelity(targets, measured.result())
     if progress is not None:
         progress(len(frames))
-    idx = np.asarray(fields["sample_frames"])
-    cells = _driver_cells(Path(driver), idx, reference, meters, config.cell_size)
-    return VideoResult(source=source.name, driver=Path(driver).name, fidelity=fidelity, driver_cells=cells,
-                       **fields)
+    return VideoResult(source=source.name, driver=Path(driver).name, fidelity=fidelity, **fields)
 
 
 def _measure_video(out, windows: list[np.ndarray], meter, meters: MeterFactory, recorder: RecordingEditor,
-                   config: EvalConfig, reference: ClipReference | None, pool: ThreadPoolExecutor) -> dict:
-    """The fields of a ``VideoResult`` but the names, the AU fidelity and the driver's cells; the
-    pixel measures that need no dlib go to ``pool`` (OpenCV and numpy free the GIL)."""
+                   config: EvalConfig, reference: ClipReference | None, pool: ThreadPoolExecutor,
+                   driver: Path) -> dict:
+    """The fields of a ``VideoResult`` but the names and the AU fidelity; the measures that need
+    no dlib go to ``pool`` (MediaPipe, OpenCV and numpy free the GIL; only that job uses
+    ``meters.tracker``)."""
     frames, targets, src = out.frames, out.targets, out.source
     outside = (recorder.prepared.full_mask() <= 0).astype(np.float32)  # beyond the paste: never changes
+    samples = sample_indices(len(frames), config.n_cells)
+
+    def sampled() -> tuple[list, np.ndarray]:  # faces of the sample frames, the driver's cells
+        _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
+        return faces, _driver_cells(driver, samples, reference, meters, config.cell_size)
+
+    sample_job = pool.submit(sampled)
     quality = pool.submit(lambda: mean_quality([meter.quality(w) for w in windows]))
     whole = pool.submit(whole_frame_scores, frames, reference) if reference is not None else None
     stability = pool.submit(video_stability, frames, windows, meter, outside, targets)
-    samples = sample_indices(len(frames), config.n_cells)
-    _, faces = measure_aus([windows[i] for i in samples], tracker=meters.tracker)
     stats = _self_reenact(frames, meter, reference, config, pool, whole) if reference is not None else None
     attention = recorder.attention_values()
     seams = [paste_seam(frames[i], src.image, recorder.prepared) for i in sample_indices(len(frames), 24)]
+    faces, driver_cells = sample_job.result()
     return dict(
         n_frames=len(frames), baseline=au_fidelity(targets, np.tile(meter.source_aus, (len(targets), 1))),
         stability=stability.result(),
@@ -118,7 +123,7 @@ def _measure_video(out, windows: list[np.ndarray], meter, meters: MeterFactory, 
         quality=quality.result(), seam=mean_seam(seams),
         attention=attention_stats(attention) if attention is not None else None, self_reenact=stats,
         cells=np.stack([face_cell(frames[i], src.face.box, config.cell_size) for i in samples]),
-        sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
+        driver_cells=driver_cells, sample_frames=tuple(int(i) for i in samples), render_s=out.timings.total_s)
 
 
 def _self_reenact(frames: np.ndarray, meter, reference: ClipReference, config: EvalConfig,
