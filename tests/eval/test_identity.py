@@ -73,3 +73,28 @@ def test_no_face_raises(describer):
         describer.describe(np.full((120, 120, 3), 127, np.uint8))
     with pytest.raises(InputError):
         describer.describe(np.zeros((10, 10), np.uint8))
+
+
+def test_a_group_photos_faces_stay_near_themselves_when_shifted(describer):
+    """The identity meter reads every face of multi_face.jpg (sunglasses included) in a box dlib's
+    alignment is stable in: a copy shifted by (1, 0.5) px stays within 0.2 of itself (in the
+    top-trimmed landmark box used before, face #3 moved by 0.44)."""
+    import cv2
+
+    from reenact.eval.geometry import square_window
+    from reenact.eval.measure import MEASURE_ZOOM, IdentityMeter, measure_aus
+    from reenact.eval.sources import load_sources
+    from reenact.face.tracking import FaceTracker
+
+    meter = IdentityMeter()
+    shift = np.float32([[1, 0, 1.0], [0, 1, 0.5]])
+    with FaceTracker() as tracker:
+        faces = load_sources(["media/multi_face.jpg"], tracker=tracker)
+        assert len(faces) == 5
+        distances = []
+        for source in faces:
+            window = square_window(source.image, source.face.box, MEASURE_ZOOM, pad="constant")[0]
+            moved = cv2.warpAffine(window, shift, window.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+            (_, (a,)), (_, (b,)) = (measure_aus([w], tracker=tracker) for w in (window, moved))
+            distances.append(meter.distance(meter.descriptor(window, a), meter.descriptor(moved, b)))
+    assert max(distances) < 0.2, distances
