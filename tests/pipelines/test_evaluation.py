@@ -137,3 +137,18 @@ def test_cli_compares_models_and_rejects_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not found" in err and "unknown target" in err and "unknown model" in err
     assert not bad.exists()
+
+
+def test_weights_files_give_rows_of_their_own_model(tiny_weights, tmp_path):
+    """`reenact eval --weights` takes a refiner file as well as a generator: each file is a row of
+    the model it belongs to, read from the file's format tag."""
+    from reenact.model.refiner import Refiner, RefinerConfig, save_refiner
+    from reenact.pipelines.evaluation.harness import model_specs
+
+    refiner = tmp_path / "r.safetensors"
+    save_refiner(Refiner(RefinerConfig(channels=8, n_res=1)).eval(), refiner)
+    specs = model_specs(None, [str(refiner), tiny_weights])
+    assert [(s.name, s.title) for s in specs] == [("none", "none"), ("warp+refiner", "warp+refiner:r"),
+                                                  ("ganimation", "ganimation:tiny")]
+    assert specs[1].weights == str(refiner)
+    assert [s.title for s in model_specs(["warp"], ["random"])] == ["none", "warp", "ganimation:random"]
