@@ -269,15 +269,34 @@ def _loop(state: TrainState, batches: PairBatches, config: RefinerTrainConfig, r
                 save_checkpoint(state, ckpt, config, rng)
 
 
+def _finished_steps(path: Path) -> int:
+    """The steps a run's ``refiner.safetensors`` was trained for (checked readable)."""
+    from safetensors import safe_open
+
+    load_refiner(path)
+    with safe_open(str(path), framework="pt") as f:
+        return int((f.metadata() or {}).get("steps", 0))
+
+
 def export_refiner(run_dir: str | Path, weights: str | Path) -> Path:
-    """Copy a finished run's EMA refiner (``refiner.safetensors``, checked readable) to ``weights``.
+    """Write a run's EMA refiner to ``weights``: the finished run's ``refiner.safetensors``
+    (checked readable), or the EMA of its ``last.pt`` when that checkpoint is further on (a run
+    still training, or resumed for more steps: the finished file would be the older weights).
 
     Raises:
-        InputError: the run has not finished. WeightsError: its refiner cannot be read.
+        InputError: the run has neither. WeightsError: its refiner cannot be read.
     """
-    src = Path(run_dir) / "refiner.safetensors"
-    if not src.is_file():
-        raise InputError(f"{src} does not exist; train the run to its end first")
-    load_refiner(src)
+    run = Path(run_dir)
+    src, ckpt = run / "refiner.safetensors", run / "last.pt"
+    done = _finished_steps(src) if src.is_file() else -1
+    if ckpt.is_file():
+        blob = torch.load(ckpt, weights_only=False, map_location="cpu")
+        if int(blob["step"]) > done:
+            ema = Refiner(RefinerConfig(**blob["config"]["refiner"]))
+            ema.load_state_dict(blob["ema"])
+            save_refiner(ema.eval(), weights, metadata={"steps": str(blob["step"]), "from": "last.pt"})
+            return Path(weights)
+    if done < 0 and not src.is_file():
+        raise InputError(f"{run} holds no refiner run (no refiner.safetensors, no last.pt)")
     shutil.copyfile(src, weights)
     return Path(weights)

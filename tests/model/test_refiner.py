@@ -84,6 +84,28 @@ def test_one_training_step_learns_and_checkpoints(pairs, tmp_path):
     resumed = train_refiner(path, tmp_path / "run", replace(config, steps=3), log=lambda s: None)
     assert resumed.step == 3
     assert load_refiner(tmp_path / "run" / "refiner.safetensors").config == TINY
+    # a run trained further than its finished file (interrupted, or still training) exports the
+    # newer EMA of its checkpoint; a finished run exports its file as it is
+    from safetensors import safe_open
+
+    from reenact.training.refiner_train import export_refiner
+
+    run = tmp_path / "run"
+    export_refiner(run, tmp_path / "done.safetensors")
+    assert (tmp_path / "done.safetensors").read_bytes() == (run / "refiner.safetensors").read_bytes()
+    calls = iter([False])
+
+    def interrupt() -> bool:  # Ctrl-C after one more step: a checkpoint, no new finished file
+        if next(calls, None) is None:
+            raise KeyboardInterrupt
+        return False
+
+    with pytest.raises(KeyboardInterrupt):
+        train_refiner(path, run, replace(config, steps=9), log=lambda s: None, should_stop=interrupt)
+    export_refiner(run, tmp_path / "mid.safetensors")
+    with safe_open(str(tmp_path / "mid.safetensors"), framework="pt") as f:
+        assert f.metadata()["steps"] == "4"
+    assert load_refiner(tmp_path / "mid.safetensors").config == TINY
 
 
 def test_the_editor_with_a_refiner_keeps_the_own_expression_exact(astronaut):
