@@ -191,8 +191,10 @@ def contact_sheet(rows: Sequence[np.ndarray], row_labels: Sequence[str], col_lab
         draw.text((label_w + j * c + 4, 5), name[:22], fill="black", font=font)
     for i, cells in enumerate(rows):
         y = head + i * (c + note_h)
-        for k, part in enumerate(row_labels[i].split("\n")):
-            draw.text((4, y + c // 2 - 8 + 12 * k), part[:20], fill="black", font=font)
+        parts = row_labels[i].split("\n")
+        lines = [part[j:j + 20] for part in parts for j in range(0, max(len(part), 1), 20)]
+        for k, line in enumerate(lines[:8]):  # long labels wrap (two weights files of one model differ late)
+            draw.text((4, y + c // 2 - 8 + 12 * k), line, fill="black", font=font)
         for j, cell in enumerate(cells):
             sheet.paste(Image.fromarray(cell), (label_w + j * c, y))
             if notes:
