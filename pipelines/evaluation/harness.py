@@ -11,6 +11,7 @@ these functions.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.errors import InputError, NoFaceError
-from reenact.eval.geometry import shared_landmarks
+from reenact.eval.geometry import FaceLandmarks68, shared_landmarks
 from reenact.eval.identity import identity_available
 from reenact.eval.measure import IdentityMeter
 from reenact.eval.sources import (
@@ -150,6 +151,18 @@ def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: Pipe
     return info
 
 
+_WORKER = threading.local()
+
+
+def _measure_clip_in_worker(path: Path, frames: np.ndarray, geometry: bool, crop_size: int):
+    """``measure_clip`` in the reference thread, with that thread's own dlib model: a dlib model
+    is not safe to use from two threads at once, and the main thread reads outputs with
+    ``shared_landmarks()`` meanwhile (sharing it corrupted the heap on a run of 6 clips)."""
+    if geometry and getattr(_WORKER, "landmarks", None) is None:
+        _WORKER.landmarks = FaceLandmarks68()
+    return measure_clip(path, frames, _WORKER.landmarks if geometry else None, crop_size)
+
+
 def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig, pool: ThreadPoolExecutor) -> list:
     """(source, clip, reference) per run; a self-reenactment clip's dlib measurements are a future
     of ``pool``, computed while the first model renders."""
@@ -164,7 +177,8 @@ def _video_runs(plan: EvalPlan, meters: MeterFactory, config: EvalConfig, pool: 
         if face is None:
             raise NoFaceError(f"no face in frame 0 of {path}; self-reenactment needs a clip that "
                               "starts on a face")
-        ref = pool.submit(measure_clip, path, frames, meters.landmarks, config.crop_size)
+        geometry = meters.landmarks is not None
+        ref = pool.submit(_measure_clip_in_worker, path, frames, geometry, config.crop_size)
         runs.append((EvalSource(path.stem, frames[0], None, face), path, ref))
     return runs
 

@@ -152,3 +152,25 @@ def test_weights_files_give_rows_of_their_own_model(tiny_weights, tmp_path):
                                                   ("ganimation", "ganimation:tiny")]
     assert specs[1].weights == str(refiner)
     assert [s.title for s in model_specs(["warp"], ["random"])] == ["none", "warp", "ganimation:random"]
+
+
+def test_the_reference_thread_has_its_own_dlib_model(media):
+    """A clip's reference is measured beside the main thread, which reads outputs with
+    ``shared_landmarks()``: the worker must not use that same dlib model (two threads in one dlib
+    object corrupted the heap on a run of 6 clips)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reenact.eval.geometry import shared_landmarks
+    from reenact.eval.identity import identity_available
+    from reenact.io.video import read_all_frames
+    from reenact.pipelines.evaluation import harness
+
+    if not identity_available():
+        pytest.skip("the eval extra (dlib) is not installed")
+    clip = media("single_face.mp4")
+    frames = read_all_frames(clip, max_frames=3)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ref = pool.submit(harness._measure_clip_in_worker, clip, frames, True, 64).result()
+        worker_model = pool.submit(lambda: harness._WORKER.landmarks).result()
+    assert worker_model is not None and worker_model is not shared_landmarks()
+    assert len(ref.readings) == 3 and ref.readings[0].face is not None
