@@ -91,12 +91,14 @@ def _weights_by_model(weights: Sequence[str]) -> dict[str, list[str]]:
     generator -> ganimation, a refiner -> warp+refiner; ``random``: ganimation)."""
     out: dict[str, list[str]] = {}
     for w in weights:
-        if not Path(w).exists() and w != RANDOM_WEIGHTS and w not in load_manifest():
-            raise InputError(f"weights {w} not found; give a .safetensors path or a manifest name")
         if w == RANDOM_WEIGHTS:
             model = "ganimation"
+        elif Path(w).exists():
+            model = model_for_weights(w)
+        elif w in load_manifest():
+            model = model_for_weights(fetch(w, quiet=True))
         else:
-            model = model_for_weights(w if Path(w).exists() else fetch(w, quiet=True))
+            raise InputError(f"weights {w} not found; give a .safetensors path or a manifest name")
         out.setdefault(model, []).append(w)
     return out
 
@@ -130,10 +132,7 @@ def model_specs(models: Sequence[str] | None, weights: Sequence[str] | None = No
 
 
 def _landmarks(enabled: bool):
-    if not (enabled and identity_available()):
-        return None
-
-    return shared_landmarks()
+    return shared_landmarks() if enabled and identity_available() else None
 
 
 def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: PipelineConfig) -> dict:
@@ -142,7 +141,6 @@ def model_meta(spec: ModelSpec, recorder: RecordingEditor, pipeline_config: Pipe
             "precision": pipeline_for(recorder, pipeline_config).precision}
     weights = spec.weights
     if weights is None and spec.name == "ganimation":
-
         weights = str(registered_generator_path())
     if weights is not None:
         info["weights"] = weights
@@ -207,7 +205,6 @@ def evaluate_models(models: Sequence[ModelSpec], plan: EvalPlan = EvalPlan(), *,
         common = dict(meters=meters, config=config, progress=progress)
         if plan.kind == "targets":
             sources = load_sources(plan.sources or DEFAULT_SOURCES, tracker=tracker)[:plan.max_sources]
-
             targets = plan.targets or default_targets()
             return [evaluate_targets(rec, sources, targets, model=spec.title, pipeline_config=pipeline_config,
                                      meta=model_meta(spec, rec, pipeline_config), **common)

@@ -296,7 +296,7 @@ def export_refiner(run_dir: str | Path, weights: str | Path) -> Path:
             ema.load_state_dict(blob["ema"])
             save_refiner(ema.eval(), weights, metadata={"steps": str(blob["step"]), "from": "last.pt"})
             return Path(weights)
-    if done < 0 and not src.is_file():
+    if not src.is_file():
         raise InputError(f"{run} holds no refiner run (no refiner.safetensors, no last.pt)")
     shutil.copyfile(src, weights)
     return Path(weights)
