@@ -66,3 +66,24 @@ def test_bench_eval_prints_its_table(tmp_path, capsys, media):
     assert row["job"] == "self" and row["work"] == "8 frames" and row["total_s"] > 0
     assert "| self | none" in capsys.readouterr().out
 
+
+
+def test_real_faces_scores_real_clips_against_the_prototypes(tmp_path, capsys, media):
+    import numpy as np
+    import real_faces
+
+    from reenact.au.space import EMOTION_PROTOTYPES, table_from_values
+
+    sad = table_from_values(EMOTION_PROTOTYPES["sad"])
+    err, strength = real_faces.prototype_errors(np.stack([sad, np.zeros_like(sad)]), "sad")
+    assert err[0] == 0 and np.isclose(err[1], (0.8 + 0.7 + 0.8) / 3) and np.isclose(strength[0], 2.3)
+
+    # a real clip under MEAD's naming: the smiling speaker scored as "happy"
+    clip = tmp_path / "X001_front_happy_level3_001.mp4"
+    clip.symlink_to(media("WolfgangLanger_Pexels.mp4"))
+    (row,) = [line for line in real_faces.mead_table(tmp_path) if line.startswith("| X001")]
+    best, p90 = (float(v) for v in row.split("|")[2].split("/"))
+    assert 0 <= best <= p90 <= 1 and row.count(" - ") == 6  # only the happy column is filled
+
+    assert real_faces.main(["--mead", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
