@@ -4,6 +4,7 @@
         --exclude W011 feifeili reagan -o data/refiner_pairs.npz       # pairs from talking clips
     reenact train-refiner data/refiner_pairs.npz -o runs/refiner --steps 6000
     reenact train-refiner --export runs/refiner weights/refiner-cpu-v1.safetensors
+    reenact train-refiner data/refiner_heldout.npz --check weights/refiner-cpu-v1.safetensors x.safetensors
 
 Training resumes from RUN/last.pt; Ctrl-C or SIGTERM saves a checkpoint first.
 """
@@ -24,6 +25,7 @@ from reenact.io.video import list_clips
 from reenact.model.registry import load_registered_rig
 from reenact.model.warp_editor import WarpEditor
 from reenact.training.landmarks import LandmarkSet
+from reenact.training.refiner_check import check_refiners, check_table
 from reenact.training.refiner_data import PairConfig, build_dataset, save_pairs
 from reenact.training.refiner_train import RefinerTrainConfig, export_refiner, train_refiner
 
@@ -46,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch threads (1 is much faster on a CPU shared with other jobs)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "WEIGHTS"),
                    help="copy a run's EMA refiner to WEIGHTS (fp16 safetensors)")
+    p.add_argument("--check", nargs="+", type=Path, metavar="WEIGHTS",
+                   help="score refiner weights on DATA (held-out pairs): the warp alone and each file")
     p.set_defaults(func=run)
 
 
@@ -55,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.make_data is not None:
         return _make_data(args)
+    if args.check:
+        if args.data is None:
+            raise InputError("--check needs DATA: the held-out pairs (.npz from --make-data ... --only)")
+        results, n = check_refiners(args.check, args.data)
+        print(check_table(results, n))
+        return 0
     if args.data is None or args.out is None:
         raise InputError("give DATA and -o RUN (or --make-data / --export)")
     if not args.data.is_file():

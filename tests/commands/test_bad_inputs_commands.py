@@ -211,6 +211,17 @@ def _(c):
     return error(train(c, "-o", c.work / "run", "--config", config), "is the --config")
 
 
+@case("train_refiner_check_without_held_out_pairs")
+def _(c):
+    return error(["train-refiner", "--check", c.work / "r.safetensors"], "needs DATA")
+
+
+@case("train_refiner_check_on_a_file_that_is_not_pairs")
+def _(c):
+    pairs = c.file("pairs.npz", "not an archive\n")
+    return error(["train-refiner", pairs, "--check", c.work / "r.safetensors"], "not a readable .npz")
+
+
 # --------------------------------------------------------------------------- the test
 
 

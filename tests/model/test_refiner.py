@@ -121,3 +121,28 @@ def test_the_editor_with_a_refiner_keeps_the_own_expression_exact(astronaut):
     assert np.array_equal(prepared.assemble(batch.regions[:1])[0], astronaut)
     assert batch.crops.shape == (2, 128, 128, 3) and batch.attention.shape == (2, 128, 128)
     assert (batch.regions[1] != batch.regions[0]).any()
+
+
+def test_the_held_out_check_scores_the_warp_and_each_refiner(pairs, tmp_path):
+    from reenact.errors import InputError
+    from reenact.training.refiner_check import check_refiners, check_table
+
+    path, ds = pairs
+    torch.manual_seed(0)
+    painter = Refiner(TINY)
+    save_refiner(painter, tmp_path / "random.safetensors")
+    keeper = Refiner(TINY)  # attention 1 everywhere: keeps the warp, scores as the warp alone
+    torch.nn.init.constant_(keeper.attention_head.weight, 0.0)
+    torch.nn.init.constant_(keeper.attention_head.bias, 20.0)
+    save_refiner(keeper, tmp_path / "keeper.safetensors")
+    results, n = check_refiners([tmp_path / "random.safetensors", tmp_path / "keeper.safetensors"], path,
+                                every=1)
+    assert n == len(ds["crops"]) and list(results) == ["warp only", "random", "keeper"]
+    face = ds["face"][:, 0] > 127
+    l1 = np.abs(ds["crops"].astype(float) - ds["targets"].astype(float)).transpose(0, 2, 3, 1)[face].mean()
+    assert np.isclose(results["warp only"].face_l1, l1)
+    assert results["keeper"] == results["warp only"]
+    assert results["random"].gate_l1 != results["warp only"].gate_l1  # an untrained paint changes the gate
+    assert "| keeper |" in check_table(results, n)
+    with pytest.raises(InputError, match="do not exist"):
+        check_refiners([], tmp_path / "missing.npz")
