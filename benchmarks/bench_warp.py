@@ -1,7 +1,7 @@
 """Speed of the warp-guided editor per frame, by face size: rig + constraints, warp, refiner.
 
     python benchmarks/bench_warp.py                 # astronaut at 1x, and scaled to a 512 px face
-    python benchmarks/bench_warp.py --threads 1 --batch 16 --refiner weights/refiner-cpu-v1.safetensors
+    python benchmarks/bench_warp.py --threads 1 --batch 16 --refiner weights/refiner-cpu-v2.safetensors
 
 The source is scikit-image's astronaut (public domain), scaled so that the warped region (the
 face and the ring around it) is about --face pixels on its long side. Targets are random AU

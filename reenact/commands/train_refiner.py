@@ -3,8 +3,8 @@
     reenact train-refiner --make-data ../shared/media/talking --landmarks data/rig/clips.npz \\
         --exclude W011 feifeili reagan -o data/refiner_pairs.npz       # pairs from talking clips
     reenact train-refiner data/refiner_pairs.npz -o runs/refiner --steps 6000
-    reenact train-refiner --export runs/refiner weights/refiner-cpu-v1.safetensors
-    reenact train-refiner data/refiner_heldout.npz --check weights/refiner-cpu-v1.safetensors x.safetensors
+    reenact train-refiner --export runs/refiner weights/refiner-cpu-v2.safetensors
+    reenact train-refiner data/refiner_heldout.npz --check weights/refiner-cpu-v2.safetensors x.safetensors
 
 Training resumes from RUN/last.pt; Ctrl-C or SIGTERM saves a checkpoint first.
 """
