@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 _STOP = threading.Event()
 _STOP_SIGNAL: list[int] = [signal.SIGINT]  # the signal of the last request
+_DEFER_DEPTH: list[int] = [0]  # > 0: the main thread is in a step that must not be cut in two
+_PENDING: list[int] = []  # signals that arrived during such a step
 
 
 class Interrupted(KeyboardInterrupt):
@@ -51,6 +53,32 @@ def exit_code(exc: KeyboardInterrupt) -> int:
     return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
 
 
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def defer_interrupts() -> None:
+    """Begin a step of the main thread that a SIGINT / SIGTERM must not cut in two (creating a
+    temporary file, starting a child that writes one): under ``handle_signals`` the signal is
+    only recorded until ``resume_interrupts``. (Blocking the signal in this thread is not
+    enough: with other threads running, the kernel delivers it to one of them and Python still
+    runs the handler in the main thread.) A no-op in other threads, where handlers never run."""
+    if _main_thread():
+        _DEFER_DEPTH[0] += 1
+
+
+def resume_interrupts() -> None:
+    """End the step of ``defer_interrupts``; raise ``Interrupted`` now for a signal that came
+    during it."""
+    if not _main_thread() or _DEFER_DEPTH[0] == 0:
+        return
+    _DEFER_DEPTH[0] -= 1
+    if _DEFER_DEPTH[0] == 0 and _PENDING:
+        signum = _PENDING[-1]
+        _PENDING.clear()
+        raise Interrupted(signum)
+
+
 @contextlib.contextmanager
 def handle_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``Interrupted`` and set the stop flag while the block runs.
@@ -63,6 +91,9 @@ def handle_signals() -> Iterator[None]:
 
     def interrupt(signum, frame):
         request_stop(signum)
+        if _DEFER_DEPTH[0] > 0:  # inside a step that must finish first: resume_interrupts raises
+            _PENDING.append(signum)
+            return
         raise Interrupted(signum)
 
     clear_stop()
@@ -73,3 +104,4 @@ def handle_signals() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         clear_stop()
+        _PENDING.clear()

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from reenact.errors import OutputError
+from reenact.interrupt import defer_interrupts, resume_interrupts
 
 try:
     import fcntl
@@ -218,18 +219,25 @@ _DEFERRED = {signal.SIGINT, signal.SIGTERM}
 
 
 def defer_signals():
-    """Block SIGINT/SIGTERM for this thread (they stay pending) until ``restore_signals``: for a
-    step that must not be cut in two (creating a temporary file, starting a child that writes
-    one); returns the previous mask, or None."""
+    """Hold SIGINT/SIGTERM back until ``restore_signals``: for a step that must not be cut in two
+    (creating a temporary file, starting a child that writes one). Blocks them for this thread
+    (they stay pending; enough while it is the only thread) and, under ``handle_signals``, makes
+    the handler only record them (``reenact.interrupt.defer_interrupts``: with other threads
+    running, the signal would reach the main thread's handler anyway). Returns the previous mask,
+    or None."""
+    defer_interrupts()
     if not hasattr(signal, "pthread_sigmask"):
         return None
     return signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
 
 
 def restore_signals(previous) -> None:
-    """Undo ``defer_signals``; a signal that arrived meanwhile is handled now."""
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    """Undo ``defer_signals``; a signal that arrived meanwhile is handled now (``Interrupted``)."""
+    try:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    finally:
+        resume_interrupts()
 
 
 def _make_temp(path: Path) -> tuple[int, Path]:

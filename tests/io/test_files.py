@@ -119,3 +119,39 @@ def test_new_folder_is_removed_again_on_failure(tmp_path):
     with pytest.raises(RuntimeError), new_folder(tmp_path / "a" / "b" / "c"):
         raise RuntimeError("boom")
     assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == ["report.json"]  # existing kept
+
+
+def test_a_deferred_signal_waits_while_other_threads_run(tmp_path):
+    """With another thread alive, a SIGTERM that the main thread blocks reaches that thread, and
+    Python still runs the handler in the main thread: the deferral must hold anyway (it did not,
+    and a SIGTERM right after atomic_output created its temporary left the file behind)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from reenact.interrupt import Interrupted, handle_signals
+    from reenact.io.files import atomic_output, defer_signals, restore_signals
+
+    done = threading.Event()
+    other = threading.Thread(target=done.wait)
+    other.start()
+    try:
+        with handle_signals():
+            previous = defer_signals()
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the handler has had every chance to run by now
+            survived = True
+            with pytest.raises(Interrupted) as caught:
+                restore_signals(previous)
+            assert survived and caught.value.signum == signal.SIGTERM
+
+            with pytest.raises(Interrupted):  # and atomic_output, interrupted at once, leaves nothing
+                with atomic_output(tmp_path / "out.mp4") as tmp:
+                    assert tmp.exists()
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(0.2)
+            assert list(tmp_path.iterdir()) == []
+    finally:
+        done.set()
+        other.join()
