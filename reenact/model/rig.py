@@ -256,7 +256,7 @@ def folded(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
         check &= ~ignore
     dst = np.asarray(target_xy, np.float64)
     p = dst[..., triangles, :]  # (B, M, 3, 2)
-    edge = np.linalg.norm(p - np.roll(p, 1, axis=-2), axis=-1).max(-1)  # (B, M)
+    edge = np.linalg.norm(p[..., [1, 2, 0], :] - p, axis=-1).max(-1)  # (B, M)
     height = 2.0 * triangle_areas(dst, triangles) * orientation / np.maximum(edge, 1e-9)
     return check & (height <= -tolerance)
 
@@ -284,10 +284,15 @@ def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
                       ignore=ignore)
 
     disp = np.array(target_xy, np.float64) - source_xy[None]
+    active = np.arange(len(disp))  # frames that still fold (one that does not is left as it is)
     for _ in range(iterations):
-        bad = bad_of(disp)
-        if not bad.any():
+        bad_active = bad_of(disp[active])
+        still = bad_active.any(1)
+        if not still.any():
             break
+        active, bad_active = active[still], bad_active[still]
+        bad = np.zeros((len(disp), len(triangles)), bool)
+        bad[active] = bad_active
         frame, tri = np.nonzero(bad)
         verts = triangles[tri]  # (K, 3)
         mean = disp[frame[:, None], verts].mean(1)  # (K, 2)
@@ -309,12 +314,15 @@ def _scale_locally(disp: np.ndarray, bad_of, triangles: np.ndarray, neighbours, 
     """Scale the displacement down around the triangles that still fold (see ``unfold``)."""
     factor = np.ones(disp.shape[:2])
     base = disp.copy()
+    active = np.arange(len(disp))  # frames that still fold
     for _ in range(steps):
-        bad = bad_of(base * factor[..., None])
-        if not bad.any():
+        bad = bad_of(base[active] * factor[active, :, None])
+        still = bad.any(1)
+        if not still.any():
             break
-        for b in np.flatnonzero(bad.any(1)):
-            verts = np.unique(triangles[bad[b]])
+        active, bad = active[still], bad[still]
+        for b, bad_b in zip(active, bad, strict=True):
+            verts = np.unique(triangles[bad_b])
             factor[b, verts] *= 0.8
             factor[b] = np.minimum(factor[b], 0.5 * factor[b] + 0.5 * (neighbours @ factor[b]))
     return base * factor[..., None]
