@@ -291,9 +291,8 @@ def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
         if not still.any():
             break
         active, bad_active = active[still], bad_active[still]
-        bad = np.zeros((len(disp), len(triangles)), bool)
-        bad[active] = bad_active
-        frame, tri = np.nonzero(bad)
+        rows, tri = np.nonzero(bad_active)
+        frame = active[rows]
         verts = triangles[tri]  # (K, 3)
         mean = disp[frame[:, None], verts].mean(1)  # (K, 2)
         pull = np.zeros_like(disp)
