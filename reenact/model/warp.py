@@ -251,34 +251,41 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
     """
     h, w = inside.shape
     if step == 1:
-        fx, fy = coarse[0, :h, :w], coarse[1, :h, :w]
+        fx, fy = coarse[0, :h, :w].copy(), coarse[1, :h, :w].copy()
     else:
         gh, gw = coarse.shape[-2:]
         fx = cv2.resize(coarse[0], (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
         fy = cv2.resize(coarse[1], (gw * step, gh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    if fine:
-        fx, fy = fx.copy(), fy.copy()
-        for (x0, y0, x1, y1), field, covered in fine:
-            fx[y0:y1, x0:x1] = np.where(covered, field[0], fx[y0:y1, x0:x1])
-            fy[y0:y1, x0:x1] = np.where(covered, field[1], fy[y0:y1, x0:x1])
-    ys, xs = _pixel_grid(h, w)
-    map_x = 2.0 * np.where(inside, xs + fx, xs).astype(np.float32)
-    map_y = 2.0 * np.where(inside, ys + fy, ys).astype(np.float32)
+    for (x0, y0, x1, y1), field, covered in fine:
+        np.copyto(fx[y0:y1, x0:x1], field[0], where=covered)
+        np.copyto(fy[y0:y1, x0:x1], field[1], where=covered)
+    # map = 2 * (pixel + field) inside, 2 * pixel outside (exactly: the field times 0 or 1, and
+    # doubling is exact in float32), in place: a third of the cost of np.where
+    xs2, ys2, gate = _pixel_grid(h, w, inside)
+    fx *= gate
+    fy *= gate
+    map_x, map_y = fx, fy
+    map_x *= 2.0
+    map_x += xs2
+    map_y *= 2.0
+    map_y += ys2
     image2 = upsample2(image) if image2 is None else image2
     return cv2.remap(image2, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+_GRIDS: dict[tuple, tuple] = {}
 
 
-def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    key = (h, w)
-    if key not in _GRIDS:
+def _pixel_grid(h: int, w: int, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(2 * x, 2 * y, inside as 0/1) float32 for an (h, w) region, kept for the last few masks."""
+    key = (h, w, id(inside))
+    hit = _GRIDS.get(key)
+    if hit is None or hit[3] is not inside:
         if len(_GRIDS) > 8:
             _GRIDS.clear()
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        _GRIDS[key] = (ys, xs)
-    return _GRIDS[key]
+        hit = _GRIDS[key] = (2.0 * xs, 2.0 * ys, inside.astype(np.float32), inside)
+    return hit[:3]
 
 
 def triangle_areas(points: np.ndarray | torch.Tensor, triangles: np.ndarray | torch.Tensor):
