@@ -56,6 +56,7 @@ class PipelineConfig:
     precision: str = "auto"  # auto (bf16 where the device supports it) | bf16 | fp32
     chunk_size: int = 32  # driver frames decoded per chunk in pass 1
     queue_depth: int = 3  # batches in flight between stages (bounds memory)
+    workers: int | None = None  # threads for pass 1's parts and pass 2's batches; None: 2 on 2+ cores
     max_frames: int | None = None  # render only the first N driver frames (audio cut to match)
     motion: str = "aus"  # driving videos: "aus" (the rig of the transferred AUs) or "landmarks"
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the source photo's face choice
@@ -68,9 +69,9 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        too_small = self.batch_size is not None and self.batch_size < 1
+        too_small = any(v is not None and v < 1 for v in (self.batch_size, self.workers))
         if too_small or self.chunk_size < 1 or self.queue_depth < 1:
-            raise InputError("batch_size, chunk_size and queue_depth must be >= 1")
+            raise InputError("batch_size, workers, chunk_size and queue_depth must be >= 1")
         if self.max_frames is not None and self.max_frames < 1:
             raise InputError(f"max_frames must be >= 1, got {self.max_frames}")
         if self.motion not in MOTIONS:
@@ -204,6 +205,18 @@ class Pipeline:
             return self.config.batch_size
         return 64 if self.device.type == "cuda" else 16
 
+    @property
+    def workers(self) -> int:
+        """Threads for the parts of the work that split (the driver's parts in pass 1, batches in
+        pass 2): the config's, else 2 where the process may use 2 or more cores."""
+        return self.config.workers or min(2, _usable_cores())
+
+    @property
+    def render_workers(self) -> int:
+        """Batches edited at once: ``workers``, at most what the editor allows (``max_workers``:
+        one that records its calls in order asks for 1)."""
+        return max(1, min(self.workers, getattr(self.editor, "max_workers", self.workers)))
+
     def frames_per_chunk(self, pixels: int) -> int:
         """Driver frames decoded per chunk: the config's, fewer for big frames so that a chunk
         stays under ``CHUNK_BYTES`` (pass 1 holds a few chunks at once)."""
@@ -251,10 +264,18 @@ class Pipeline:
             batch_size = batch_size or self.frames_per_batch(src.image.shape[0] * src.image.shape[1])
             return render_frames(self.editor, prepared, targets, sink, batch_size=batch_size,
                                  precision=self.precision, motion=motion, queue_depth=self.config.queue_depth,
-                                 crops=crops, timings=timings, progress=bar.update if bar else None)
+                                 crops=crops, timings=timings, progress=bar.update if bar else None,
+                                 workers=self.render_workers)
         finally:
             if bar is not None:
                 bar.close()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def progress_bar(progress: bool, total: int, desc: str) -> tqdm | None:

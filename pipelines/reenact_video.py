@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au.extract import face_index_error, sample_frames, track_clip
+from reenact.au.extract import face_index_error, sample_frames, track_clip, track_clip_parts
 from reenact.au.plot import check_plot_path, save_au_plot
 from reenact.au.smoothing import neutral_baseline, smooth_track
 from reenact.au.track import AUTrack
@@ -38,7 +38,7 @@ from reenact.interrupt import check_stop
 from reenact.io.files import check_distinct, check_writable
 from reenact.io.sinks import FrameSink, MemorySink, VideoSink
 from reenact.io.streams import Timed, limited, prefetched, single_frames
-from reenact.io.video import VideoInfo, iter_frames, probe_video
+from reenact.io.video import VideoInfo, iter_frames, probe_video, random_access
 from reenact.model.editor import FaceEditor, SourceFace
 from reenact.model.generator import Generator
 from reenact.pipelines.base import Pipeline, PipelineConfig, ReenactOutput, TrackerFactory, progress_bar
@@ -51,6 +51,8 @@ Extractor = Callable[[Iterable[np.ndarray], float], AUTrack]
 #: ``smoother(raw_track) -> AUTrack``: gap policy + smoothing.
 Smoother = Callable[[AUTrack], AUTrack]
 PathArg = str | os.PathLike
+#: Pass 1 tracks a clip as parts of at least this many frames (a tracker's start costs a few).
+MIN_PART_FRAMES = 48
 
 
 class ReenactPipeline(Pipeline):
@@ -82,8 +84,11 @@ class ReenactPipeline(Pipeline):
         self.smoother = smoother or (lambda track: smooth_track(track, config.smoothing))
 
     def _default_extractor(self, chunks: Iterable[np.ndarray], fps: float) -> AUTrack:
-        config = replace(self.config.tracker, face_index=self.config.driver_face_index)
-        return track_clip(chunks, fps, config=config, keep_landmarks=self.config.motion == "landmarks")
+        return track_clip(chunks, fps, **self._extractor_options())
+
+    def _extractor_options(self) -> dict:
+        return {"config": replace(self.config.tracker, face_index=self.config.driver_face_index),
+                "keep_landmarks": self.config.motion == "landmarks"}
 
     def _default_tracker(self, video: bool) -> FaceTracker:
         cfg = self.config.tracker
@@ -152,28 +157,55 @@ class ReenactPipeline(Pipeline):
               progress: bool = False) -> AUTrack:
         """Step 3 (pass 1): decode the driver, track its face, measure AUs per frame.
 
+        With the default extractor, ``workers`` >= 2 and a driver that decodes from any frame
+        (``random_access``), the clip is tracked as that many consecutive parts at once, each
+        decoded and tracked by its own threads (``track_clip_parts``).
+
         Raises:
             NoFaceError: no face in any frame.
         """
         timings = timings if timings is not None else StageTimings()
         limit = self.config.max_frames
-        frames = iter_frames(info.path, chunk_size=self.frames_per_chunk(info.width * info.height), info=info,
-                             prefetch=0)
-        chunks = limited(frames, limit)
-        timed = Timed(chunks)  # decode time, spent in the prefetch thread
         total = min(info.n_frames, limit) if limit else info.n_frames
+        bounds = self._track_parts(info, total)
         bar = progress_bar(progress, total, "tracking driver")
         t0 = time.perf_counter()
-        waited = Timed(prefetched(timed, self.config.queue_depth))  # tracker idle, waiting for frames
-        raw = self.extractor(_ticking(waited, bar), info.fps)
+        raw, decoded, waited = self._track_in_parts(info, bounds, bar)
         if bar is not None:
             bar.close()
-        timings.decode_s += timed.seconds
-        # Decode overlaps tracking: tracking is the pass's wall time less its waits for frames.
-        timings.track_s += max(time.perf_counter() - t0 - waited.seconds, 0.0)
+        timings.decode_s += sum(t.seconds for t in decoded)
+        # Decode overlaps tracking: tracking is the pass's wall time less the trackers' mean wait.
+        wait = sum(t.seconds for t in waited) / len(waited)
+        timings.track_s += max(time.perf_counter() - t0 - wait, 0.0)
         if not raw.found.any():
             raise self._no_driver_face(info, total)
         return raw
+
+    def _track_in_parts(self, info: VideoInfo, bounds: list[tuple[int, int]], bar
+                        ) -> tuple[AUTrack, list[Timed], list[Timed]]:
+        """Pass 1 over the parts ``bounds`` [(first frame, end)]: (the track, the decoders' and
+        the trackers' timers). A part but the last that ended early would be a truncated file,
+        which ``iter_frames`` reports."""
+        limit = self.config.max_frames
+        decoded, waited, streams = [], [], []
+        for k, (start, stop) in enumerate(bounds):
+            frames = iter_frames(info.path, chunk_size=self.frames_per_chunk(info.width * info.height),
+                                 info=info, prefetch=0, start=start)
+            last = k == len(bounds) - 1  # the last part reads to the end (or the limit)
+            count = (limit - start if limit else None) if last else stop - start
+            decoded.append(Timed(limited(frames, count)))
+            waited.append(Timed(prefetched(decoded[-1], self.config.queue_depth)))  # tracker idle
+            streams.append(_ticking(waited[-1], bar))
+        if len(streams) == 1:
+            return self.extractor(streams[0], info.fps), decoded, waited
+        return track_clip_parts(streams, info.fps, **self._extractor_options()), decoded, waited
+
+    def _track_parts(self, info: VideoInfo, total: int) -> list[tuple[int, int]]:
+        """[(first frame, end)] of the parts pass 1 tracks at once (one part: the whole clip)."""
+        n = self.workers if self._given["extractor"] is None and random_access(info) else 1
+        n = max(1, min(n, total // MIN_PART_FRAMES))
+        edges = [round(total * k / n) for k in range(n + 1)]
+        return list(zip(edges[:-1], edges[1:], strict=True))
 
     def _no_driver_face(self, info: VideoInfo, n_frames: int) -> NoFaceError:
         """No face in any driver frame, or the asked --driver-face-index is not there."""

@@ -68,6 +68,9 @@ class RecordingEditor:
     """A ``FaceEditor`` that hands every call to ``editor`` and keeps, for the harness, the last
     prepared face and the attention of each batch since ``reset()``."""
 
+    #: Batches are recorded in the order of the calls, so the pipeline edits one at a time.
+    max_workers = 1
+
     def __init__(self, editor: FaceEditor):
         self.editor = editor
         self.prepared: PreparedFace | None = None

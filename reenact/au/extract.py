@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from reenact.errors import ImageReadError, InputError, NoFaceError
 from reenact.face.tracking import FaceObservation, FaceTracker, TrackerConfig
 from reenact.io.images import is_image_path, list_images, load_image
 from reenact.io.memory import trim_heap
+from reenact.io.streams import Stopped, until
 from reenact.io.video import VideoInfo, iter_frames, probe_video, read_frames
 
 ProgressFn = Callable[[int], None]
@@ -183,32 +186,66 @@ def _counted(chunks: Iterable[np.ndarray], progress: ProgressFn | None) -> Itera
             progress(len(chunk))
 
 
-def track_clip(frame_chunks: Iterable[np.ndarray], fps: float, *, config: TrackerConfig = TrackerConfig(),
-               single_face_fast_path: bool = True, model_path: Path | None = None,
-               keep_landmarks: bool = False) -> AUTrack:
-    """``extract_au_track`` with a VIDEO-mode tracker chosen for the clip.
+def track_clip(frame_chunks: Iterable[np.ndarray], fps: float, **options) -> AUTrack:
+    """``track_clip_parts`` of a clip in one part (``frame_chunks``: its consecutive frames as
+    chunks (n, H, W, 3) uint8 RGB)."""
+    return track_clip_parts([frame_chunks], fps, **options)
+
+
+def track_clip_parts(parts: Sequence[Iterable[np.ndarray]], fps: float, *,
+                     config: TrackerConfig = TrackerConfig(), single_face_fast_path: bool = True,
+                     model_path: Path | None = None, keep_landmarks: bool = False) -> AUTrack:
+    """``extract_au_track`` of a clip given as consecutive parts (chunk streams, each starting
+    where the previous one ends), with a VIDEO-mode tracker chosen for the clip.
 
     When no ``face_index`` is asked and the first chunk shows at most one face, the tracker
     follows a single face (MediaPipe crops around the last landmarks instead of re-detecting
     every frame: faster, and about half the AU jitter); otherwise it tracks ``config.max_faces``
-    faces and picks the largest or the ``face_index``-th each frame.
+    faces and picks the largest or the ``face_index``-th each frame. Parts are tracked at once,
+    one tracker per part in its own thread (MediaPipe releases the GIL: two parts on two cores
+    track about 1.8x as fast); the track is theirs end to end. A tracker starts fresh at each
+    part's first frame, which moved the AUs by 0.001 on average over four clips (one tracker
+    through the whole clip vs two halves).
 
     Args:
-        frame_chunks: consecutive frames as chunks (n, H, W, 3) uint8 RGB.
-        fps: the clip's frame rate.
+        parts: the chunk streams. fps: the clip's frame rate.
         config: face choice and detection thresholds.
         single_face_fast_path: allow the single-face tracking described above.
         model_path: a FaceLandmarker bundle instead of the registry's.
         keep_landmarks: also keep every frame's landmarks (``AUTrack.landmarks``).
+
+    Raises:
+        InputError: the first part has no frames.
     """
-    chunks = iter(frame_chunks)
-    first = next(chunks, None)
+    streams = [iter(p) for p in parts]
+    first = next(streams[0], None)
     if first is None:
         raise InputError("no frames to track")
+    streams[0] = itertools.chain([first], streams[0])
     tracker_config = _video_tracker_config(first, config, single_face_fast_path, model_path)
-    with FaceTracker(tracker_config, model_path=model_path, video=True) as tracker:
-        return extract_au_track(itertools.chain([first], chunks), fps, tracker=tracker,
-                                keep_landmarks=keep_landmarks)
+    failed = threading.Event()  # one part failed: the others stop at their next chunk
+
+    def track(chunks: Iterator[np.ndarray]) -> AUTrack:
+        try:
+            with FaceTracker(tracker_config, model_path=model_path, video=True) as tracker:
+                return extract_au_track(until(failed, chunks), fps, tracker=tracker,
+                                        keep_landmarks=keep_landmarks)
+        except BaseException:
+            failed.set()
+            raise
+
+    if len(streams) == 1:
+        return track(streams[0])
+    with ThreadPoolExecutor(len(streams) - 1, thread_name_prefix="reenact-track") as pool:
+        later = [pool.submit(track, s) for s in streams[1:]]
+        try:
+            head = [track(streams[0])]  # the first part in this thread (it polls Ctrl-C)
+        except Stopped:  # a later part failed: its error is raised below
+            head = []
+    for error in (job.exception() for job in later):
+        if error is not None and not isinstance(error, Stopped):
+            raise error
+    return AUTrack.concatenate(head + [job.result() for job in later])
 
 
 def _video_tracker_config(first_chunk: np.ndarray, tc: TrackerConfig, fast_path: bool,

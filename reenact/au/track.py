@@ -76,6 +76,20 @@ class AUTrack:
             raise KeyError(f"unknown AU column {name!r}; known: {', '.join(self.names)}")
         return self.values[:, self.names.index(name)]
 
+    @classmethod
+    def concatenate(cls, tracks: list[AUTrack]) -> AUTrack:
+        """One track of consecutive parts of a clip (the same fps and columns), in order."""
+        first = tracks[0]
+        if any(t.fps != first.fps or t.names != first.names for t in tracks):
+            raise InputError("AUTrack parts must have the same fps and columns")
+        landmarks = None
+        if all(t.landmarks is not None for t in tracks):
+            landmarks = np.concatenate([t.landmarks for t in tracks])
+        return cls(values=np.concatenate([t.values for t in tracks]),
+                   found=np.concatenate([t.found for t in tracks]),
+                   pose=np.concatenate([t.pose for t in tracks]), fps=first.fps, names=first.names,
+                   sources=sum((t.sources for t in tracks), ()), landmarks=landmarks)
+
     def replace(self, **changes) -> AUTrack:
         """A copy with some fields replaced (the track itself is immutable)."""
         return dataclasses.replace(self, **changes)

@@ -104,6 +104,9 @@ def add_render_options(p: argparse.ArgumentParser, *, video: bool = True) -> Non
                        "(default %(default)s)")
     config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int, metavar="N",
                   help="frames per generator batch (default 16 on CPU, 64 on CUDA)")
+    config_option(p, "--workers", PipelineConfig, "workers", type=int, metavar="N",
+                  help="threads that track parts of the driver and edit batches at once (default 2 "
+                       "where there are 2 or more cores, else 1)")
     p.add_argument("--no-attention-paste", action="store_true",
                    help="paste G's composed 128x128 crop instead of using its attention at full "
                         "resolution (for comparison; blurrier)")
@@ -127,9 +130,10 @@ def render_config(args: argparse.Namespace, **fields) -> PipelineConfig:
     (and the CPU thread count, which is process-wide, set here)."""
     check_index("face-index", args.face_index)
     apply_threads(args)
-    if args.batch_size is not None and args.batch_size < 1:
-        raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
-    common = dict(batch_size=args.batch_size, precision=args.precision,
+    for flag, value in (("batch-size", args.batch_size), ("workers", args.workers)):
+        if value is not None and value < 1:
+            raise InputError(f"--{flag} must be >= 1, got {value}")
+    common = dict(batch_size=args.batch_size, workers=args.workers, precision=args.precision,
                   tracker=TrackerConfig(face_index=args.face_index),
                   paste=PasteConfig(use_attention=not args.no_attention_paste))
     if hasattr(args, "crf"):

@@ -3,7 +3,7 @@
 - ``prefetched``: run an iterator in a thread, a few items ahead (decoding overlaps tracking).
 - ``WriterThread``: the other direction, a consumer thread behind a bounded queue (frame
   assembly + encoding overlap rendering).
-- ``Timed``, ``limited``, ``single_frames``: small iterator wrappers of chunk streams.
+- ``Timed``, ``limited``, ``single_frames``, ``until``: small iterator wrappers of chunk streams.
 
 Every loop polls ``reenact.interrupt.check_stop`` so Ctrl-C / SIGTERM stop it at the next item;
 errors in a thread re-raise in the caller.
@@ -148,6 +148,18 @@ class Timed:
             return next(self.it)
         finally:
             self.seconds += time.perf_counter() - t
+
+
+class Stopped(Exception):
+    """Raised by ``until``: another part of the work failed."""
+
+
+def until(event: threading.Event, chunks: Iterable[T]) -> Iterator[T]:
+    """The items of ``chunks`` until ``event`` is set (then ``Stopped``, before the next item)."""
+    for chunk in chunks:
+        if event.is_set():
+            raise Stopped()
+        yield chunk
 
 
 def limited(chunks: Iterable[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:

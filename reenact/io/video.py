@@ -147,7 +147,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 _DECORD_REOPEN_FRAMES = 128
 
 
-def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterator[np.ndarray]:
+def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int, first: int = 0
+                   ) -> Iterator[np.ndarray]:
     import decord
 
     decord.logging.set_level(decord.logging.QUIET)  # its errors surface as VideoReadError
@@ -158,10 +159,10 @@ def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int) -> Iterat
         except (decord.DECORDError, RuntimeError) as exc:
             raise _DecordFailed(str(exc), at) from exc
 
-    reader = open_reader(0)
+    reader = open_reader(first)
     n = len(reader)
-    opened_at = 0
-    for start in range(0, n, chunk_size):
+    opened_at = first
+    for start in range(first, n, chunk_size):
         if start - opened_at >= _DECORD_REOPEN_FRAMES:
             # A long-lived VideoReader's memory grows with the frames read when the consumer is
             # slower than the decoder (measured: 2.4 GiB after 1,300 640x360 frames with a
@@ -215,13 +216,21 @@ class _DecordFailed(Exception):
 _DECORD_MAX_PIXELS = 1280 * 720
 
 
-def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int) -> Iterator[np.ndarray]:
+def random_access(info: VideoInfo, backend: str = "auto") -> bool:
+    """Whether ``iter_frames(..., start=k)`` starts at frame k without decoding the frames before
+    it (decord, which "auto" uses up to 1280x720 for the codecs it reads; PyAV decodes and drops
+    them)."""
     big = info.width * info.height > _DECORD_MAX_PIXELS
-    if backend == "pyav" or (backend == "auto" and (not info.decord_readable or big)):
-        yield from _pyav_chunks(info, chunk_size)
+    return backend == "decord" or (backend == "auto" and info.decord_readable and not big)
+
+
+def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int, start: int = 0
+            ) -> Iterator[np.ndarray]:
+    if not random_access(info, backend):
+        yield from _pyav_chunks(info, chunk_size, skip=start)
         return
     try:
-        yield from _decord_chunks(info, chunk_size, num_threads)
+        yield from _decord_chunks(info, chunk_size, num_threads, start)
     except _DecordFailed as failed:
         if backend == "decord":
             raise VideoReadError(
@@ -232,9 +241,10 @@ def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int) ->
         yield from _pyav_chunks(info, chunk_size, skip=failed.at)
 
 
-def _checked(info: VideoInfo, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Pass chunks through, then fail if far fewer frames came out than the container promised."""
-    n = 0
+def _checked(info: VideoInfo, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+    """Pass chunks through, then fail if far fewer frames came out than the container promised
+    (from frame ``start`` on)."""
+    n = start
     for chunk in chunks:
         n += len(chunk)
         yield chunk
@@ -248,7 +258,7 @@ def _checked(info: VideoInfo, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarr
 
 
 def iter_frames(path: str | os.PathLike, *, chunk_size: int = 32, info: VideoInfo | None = None,
-                backend: str = "auto", prefetch: int = 2, num_threads: int = 0,
+                backend: str = "auto", prefetch: int = 2, num_threads: int = 0, start: int = 0,
                 ) -> Iterator[np.ndarray]:
     """Decode a clip as chunks of frames, (n, H, W, 3) uint8 RGB, display-rotated.
 
@@ -260,17 +270,19 @@ def iter_frames(path: str | os.PathLike, *, chunk_size: int = 32, info: VideoInf
         prefetch: chunks decoded ahead in a background thread (0: decode in the caller's thread).
             Memory holds at most (prefetch + 1) * chunk_size frames.
         num_threads: decord decoding threads (0: decord's default).
+        start: the first frame to return (``random_access`` says whether the frames before it are
+            skipped or decoded and dropped).
 
     Raises:
         VideoReadError: missing, unreadable, truncated or zero-frame video (a truncated clip is
             detected when decoding stops early, so after the frames before the damage).
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if chunk_size < 1 or start < 0:
+        raise ValueError(f"chunk_size must be >= 1 and start >= 0, got {chunk_size}, {start}")
     if backend not in ("auto", "decord", "pyav"):
         raise ValueError(f"backend must be 'auto', 'decord' or 'pyav', got {backend!r}")
     info = info or probe_video(path)
-    chunks = _checked(info, _chunks(info, chunk_size, backend, num_threads))
+    chunks = _checked(info, _chunks(info, chunk_size, backend, num_threads, start), start)
     if prefetch <= 0:
         return chunks
     return prefetched(chunks, prefetch)

@@ -285,6 +285,11 @@ def _(c):
     return error(c.run("src.png", "base.mp4", "OUT.mp4", "--preset", "bogus"), "veryfast")
 
 
+@case("workers_zero")
+def _(c):
+    return error(c.run("src.png", "base.mp4", "OUT.mp4", "--workers", "0"), "--workers must be >= 1")
+
+
 @case("output_folder_missing")
 def _(c):
     return error(c.run("src.png", "base.mp4", c.work / "missing" / "OUT.mp4"), "does not exist; create it")

@@ -175,3 +175,22 @@ def test_decord_failure_mid_clip_continues_with_pyav(monkeypatch, single):
     assert np.abs(frames.astype(np.int16) - reference.astype(np.int16)).mean() < 0.3
     with pytest.raises(VideoReadError, match="from frame 20"):
         list(iter_frames(single, chunk_size=10, backend="decord"))
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_decoding_from_a_frame_returns_the_rest_of_the_clip(single, backend):
+    """``start`` (pass 1 decodes parts of a clip at once): exactly the frames from there on."""
+    reference = np.concatenate(list(iter_frames(single, backend=backend, prefetch=0)))
+    frames = np.concatenate(list(iter_frames(single, chunk_size=10, backend=backend, start=37)))
+    np.testing.assert_array_equal(frames, reference[37:])
+
+
+def test_random_access_only_where_decord_reads_the_clip(clips, single):
+    from dataclasses import replace
+
+    from reenact.io.video import random_access
+
+    info = probe_video(single)
+    assert random_access(info) and random_access(info, "decord") and not random_access(info, "pyav")
+    assert not random_access(probe_video(clips / "av1.mp4"))  # decord cannot read AV1
+    assert not random_access(replace(info, width=1920, height=1080))  # PyAV streams big frames
