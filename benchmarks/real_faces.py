@@ -2,6 +2,7 @@
 
     python benchmarks/real_faces.py                       # MEAD level-3 clips and TFEID, ../shared
     python benchmarks/real_faces.py --mead DIR --tfeid DIR
+    python benchmarks/real_faces.py --only geometry       # the dlib geometry tables only (~3 min)
 
 The AU-target evaluation scores a model by the requested-AU MAE: the mean |requested - measured|
 over the AUs a target asks for (>= 0.25), measured by the same MediaPipe-based reader
@@ -19,13 +20,25 @@ which part of a model's error the reader itself leaves:
   evaluation measures it): each MEAD actor's neutral clip's first frame against every 10th frame
   of the same actor's neutral clip (speech only) and of each level-3 emotion clip (the same
   person, the same session: any distance is what expression and speech do to the descriptor).
+- Geometry (``reenact.eval.geometry``, dlib's 68 points, the checks ``reenact eval`` applies to
+  outputs): each real expressive face against the same person's neutral face, as if a model had
+  turned the neutral face into it. MEAD: every frame of a level-3 emotion clip at or above the
+  90th percentile of strength (as above) against the actor's calmest neutral frame (the frame of
+  the neutral clip with the smallest summed AU reading: that clip is speech, and its first frame
+  can have the mouth open). TFEID: every front-view posed photo against the same performer's
+  calmest front neutral photo (``PP01...``). The checks run twice: requested = the emotion's
+  prototype (what an evaluation asks), and requested = the face's own AU reading (whether the
+  geometry agrees with what the AU reader saw). Reported: pass rate (number of checks) and the
+  mean brow_height change.
 
-Prints markdown tables (paste into docs/results.md). Takes about 5 minutes on 2 cores.
+Prints markdown tables (paste into docs/results.md). Takes about 6-8 minutes on 2 cores (the
+geometry tables reuse the AU readings).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -40,6 +53,15 @@ MEAD_EMOTIONS = {"happy": "happy", "sad": "sad", "surprised": "surprise", "fear"
 TFEID_EMOTIONS = {"b": "happy", "c": "sad", "d": "anger", "e": "disgust", "f": "fear", "g": "surprise"}
 ORDER = ("happy", "sad", "surprise", "fear", "anger", "disgust", "contempt")
 ACTIVE = 0.25
+STRONG = 0.9  # geometry: MEAD frames at or above this quantile of expression strength
+
+
+@functools.cache
+def raw_aus(path: Path):
+    """The AU reader's raw per-frame (per-image) ``AUTrack`` of a clip or an image folder, once."""
+    from reenact.au.extract import extract_aus
+
+    return extract_aus(path).raw
 
 
 def prototype_errors(values: np.ndarray, emotion: str) -> tuple[np.ndarray, np.ndarray]:
@@ -54,15 +76,13 @@ def prototype_errors(values: np.ndarray, emotion: str) -> tuple[np.ndarray, np.n
 
 
 def mead_table(folder: Path) -> list[str]:
-    from reenact.au.extract import extract_aus
-
     rows: dict[str, dict[str, tuple[float, float]]] = {}
     for clip in sorted(folder.glob("*_level3_001.mp4")):
         actor, _, name = clip.stem.split("_")[:3]
         emotion = MEAD_EMOTIONS.get(name)
         if emotion is None:
             continue
-        raw = extract_aus(clip).raw
+        raw = raw_aus(clip)
         values = raw.values[raw.found]
         err, strength = prototype_errors(values, emotion)
         p90 = int(np.argsort(strength)[int(0.9 * (len(strength) - 1))])
@@ -78,9 +98,7 @@ def mead_table(folder: Path) -> list[str]:
 
 
 def tfeid_table(folder: Path) -> list[str]:
-    from reenact.au.extract import extract_aus
-
-    raw = extract_aus(folder).raw
+    raw = raw_aus(folder)
     errors: dict[tuple[str, str], list[float]] = {}
     for name, values, found in zip(raw.sources, raw.values, raw.found, strict=True):
         emotion = TFEID_EMOTIONS.get(name[4:5]) if len(name) >= 8 else None
@@ -130,22 +148,116 @@ def identity_table(folder: Path) -> list[str]:
     return lines
 
 
+def _calmest(values: np.ndarray, found: np.ndarray, rows=None) -> int | None:
+    """The row (of ``rows``, default all) with the smallest summed reading of the 17 AUs."""
+    rows = np.flatnonzero(found) if rows is None else [r for r in rows if found[r]]
+    return min(rows, key=lambda r: float(np.nansum(values[r, :17])), default=None)
+
+
+def _geometry(image: np.ndarray):
+    from reenact.eval.geometry import face_geometry, shared_landmarks
+
+    face = shared_landmarks().find(image)
+    return None if face is None else face_geometry(face.points)
+
+
+def mead_geometry_pairs(folder: Path):
+    """(faces, emotion, source AUs, source geometry, face AUs, face geometry), one per strong frame."""
+    from reenact.au.space import EMOTION_PROTOTYPES, table_from_values
+    from reenact.io.video import read_frames
+
+    for neutral in sorted(folder.glob("*_front_neutral_level1_001.mp4")):
+        actor, raw = neutral.name.split("_")[0], raw_aus(neutral)
+        k = _calmest(raw.values, raw.found)
+        source_aus, source = raw.values[k], _geometry(read_frames(neutral, [k])[0])
+        for name, emotion in MEAD_EMOTIONS.items():
+            clip = folder / f"{actor}_front_{name}_level3_001.mp4"
+            if source is None or not clip.exists():
+                continue
+            raw = raw_aus(clip)
+            asked = table_from_values(EMOTION_PROTOTYPES[emotion]) >= ACTIVE
+            strength = np.where(raw.found, np.nan_to_num(raw.values[:, asked]).sum(1), -np.inf)
+            strong = np.flatnonzero(strength >= np.quantile(strength[raw.found], STRONG))
+            for i, frame in zip(strong, read_frames(clip, strong.tolist()), strict=True):
+                geometry = _geometry(frame)
+                if geometry is not None:
+                    yield "MEAD", emotion, source_aus, source, raw.values[i], geometry
+
+
+def tfeid_geometry_pairs(folder: Path):
+    """As ``mead_geometry_pairs``: each front posed photo against its performer's calmest neutral."""
+    from reenact.io.images import load_image
+
+    raw = raw_aus(folder)
+    names = raw.sources
+    by_performer: dict[str, list[int]] = {}
+    for i, name in enumerate(names):  # PP01: performer PP, type 0 (calm), front view
+        if name[2:4] == "01":
+            by_performer.setdefault(name[:2], []).append(i)
+    sources = {}
+    for performer, rows in by_performer.items():
+        k = _calmest(raw.values, raw.found, rows)
+        geometry = _geometry(load_image(folder / names[k])) if k is not None else None
+        if geometry is not None:
+            sources[performer] = (raw.values[k], geometry)
+    for i, name in enumerate(names):
+        emotion = TFEID_EMOTIONS.get(name[4:5]) if len(name) >= 8 else None
+        if emotion is None or name[3] != "1" or not raw.found[i] or name[:2] not in sources:
+            continue
+        geometry = _geometry(load_image(folder / name))
+        if geometry is not None:
+            yield f"TFEID type {name[2]}", emotion, *sources[name[:2]], raw.values[i], geometry
+
+
+def geometry_table(pairs: list[tuple], requested: str) -> list[str]:
+    """Pass rate (checks) per check per (faces, emotion), requested = "prototype" or "reader"."""
+    from reenact.au.space import EMOTION_PROTOTYPES, table_from_values
+    from reenact.eval.geometry import CHECKS, geometry_checks
+
+    cells: dict[tuple[str, str], dict[str, list]] = {}
+    for faces, emotion, source_aus, source, aus, geometry in pairs:
+        change = geometry.minus(source)
+        asked = table_from_values(EMOTION_PROTOTYPES[emotion]) if requested == "prototype" else aus
+        cell = cells.setdefault((faces, emotion), {"brow_height": []})
+        cell["brow_height"].append(change.brow_height)
+        for check, passed in geometry_checks(asked, source_aus, change):
+            cell.setdefault(check, []).append(passed)
+    lines = ["| faces | emotion | n | mean brow_height change | " + " | ".join(CHECKS) + " |",
+             "|---" * (len(CHECKS) + 4) + "|"]
+    for (faces, emotion), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], ORDER.index(kv[0][1]))):
+        rates = [f"{np.mean(cell[c]):.2f} ({len(cell[c])})" if c in cell else "-" for c in CHECKS]
+        lines.append(f"| {faces} | {emotion} | {len(cell['brow_height'])} | "
+                     f"{np.mean(cell['brow_height']):+.3f} | " + " | ".join(rates) + " |")
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mead", type=Path, default=SHARED / "media/talking/mead")
     p.add_argument("--tfeid", type=Path, default=SHARED / "datasets/tfeid")
+    p.add_argument("--only", choices=("aus", "identity", "geometry"), help="print one part only")
     args = p.parse_args(argv)
     for folder in (args.mead, args.tfeid):
         if not folder.is_dir():
             print(f"error: {folder} is not a folder; give --mead / --tfeid", file=sys.stderr)
             return 2
-    print("Requested-AU MAE of real faces against the emotion prototypes (reenact's AU reader)\n")
-    print("MEAD level-3 clips, per clip: best frame / frame at the 90th percentile of strength\n")
-    print("\n".join(mead_table(args.mead)) + "\n")
-    print("TFEID photos, median per posing type\n")
-    print("\n".join(tfeid_table(args.tfeid)) + "\n")
-    print("Identity distance of MEAD actors from their own neutral first frame, per clip: median / worst\n")
-    print("\n".join(identity_table(args.mead)))
+    if args.only in (None, "aus"):
+        print("Requested-AU MAE of real faces against the emotion prototypes (reenact's AU reader)\n")
+        print("MEAD level-3 clips, per clip: best frame / frame at the 90th percentile of strength\n")
+        print("\n".join(mead_table(args.mead)) + "\n")
+        print("TFEID photos, median per posing type\n")
+        print("\n".join(tfeid_table(args.tfeid)) + "\n")
+    if args.only in (None, "identity"):
+        print("Identity distance of MEAD actors from their own neutral first frame, per clip: "
+              "median / worst\n")
+        print("\n".join(identity_table(args.mead)) + "\n")
+    if args.only in (None, "geometry"):
+        pairs = [*mead_geometry_pairs(args.mead), *tfeid_geometry_pairs(args.tfeid)]
+        for requested, what in (("prototype", "the emotion's prototype"),
+                                ("reader", "the face's own AU reading")):
+            print(f"dlib geometry checks of real faces vs their own neutral face, requested = {what}: "
+                  "pass rate (checks)\n")
+            print("\n".join(geometry_table(pairs, requested)) + "\n")
     return 0
 
 

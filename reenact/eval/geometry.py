@@ -246,19 +246,32 @@ def geometry_checks(requested: np.ndarray, source_aus: np.ndarray, change: FaceG
     Returns:
         (check, passed) pairs, in ``CHECKS`` order ("eyes_close" once per eye asked to close):
         mouth_opens: AU25 or AU26 asked -> mouth_open grows by the margin;
-        brows_rise / brows_fall: mean(AU01, AU02) - AU04 asked up / down -> brow_height follows;
+        brows_rise: the brow raisers asked above the lowerer, mean(AU01, AU02) - AU04 >= ``ASKED``
+            -> brow_height grows by the margin;
+        brows_fall: the lowerer asked above BOTH raisers, AU04 - max(AU01, AU02) >= ``ASKED``
+            -> brow_height drops by the margin;
         eyes_close: AU45_L / AU45_R asked -> that eye's opening drops by the margin;
         corners_rise: AU12 asked -> lip_corner_height grows by the margin.
+
+    The brow rules count only the raises a request asks for (an AU asked below the source's own
+    reading counts 0): a resting face that MediaPipe reads as AU02 ~1 cannot "undo" it, and real
+    faces of emotions that ask nothing of the brows (happy, contempt) do not lower them.
+    brows_fall compares AU04 with each raiser, not with their mean, because AU01 pulls the
+    same inner brow up that AU04 pulls down (sad: AU01 + AU04, the oblique brow) and AU02 lifts
+    the outer brow (fear): real sad and fear faces do not lower the mean brow height
+    (``benchmarks/real_faces.py``, the geometry tables). An unchanged face (change 0) fails every
+    check: each margin is > 0.
     """
     d = np.asarray(requested, np.float64) - np.asarray(source_aus, np.float64)  # (23,) asked change
+    up = np.maximum(d, 0.0)  # raises only
     m = GEOMETRY_MARGIN
     out = []
     if max(d[_COL["AU25"]], d[_COL["AU26"]]) >= ASKED:
         out.append(("mouth_opens", change.mouth_open >= m["mouth_open"]))
-    brows = (d[_COL["AU01"]] + d[_COL["AU02"]]) / 2 - d[_COL["AU04"]]
-    if brows >= ASKED:
+    raise_01, raise_02, lower_04 = up[_COL["AU01"]], up[_COL["AU02"]], up[_COL["AU04"]]
+    if (raise_01 + raise_02) / 2 - lower_04 >= ASKED:
         out.append(("brows_rise", change.brow_height >= m["brow_height"]))
-    if brows <= -ASKED:
+    if lower_04 - max(raise_01, raise_02) >= ASKED:
         out.append(("brows_fall", change.brow_height <= -m["brow_height"]))
     for side, eye in (("L", change.eye_open_left), ("R", change.eye_open_right)):
         if d[_COL[f"AU45_{side}"]] >= ASKED:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reenact.au.space import preset
+from reenact.au.space import PRESETS, preset, table_from_values
 from reenact.eval.geometry import (
     CHECKS,
     CROP_TEMPLATE,
@@ -98,3 +98,39 @@ def test_checks_of_an_unchanged_face_all_fail_and_a_moved_face_passes():
     happy_source = preset("happy")  # already smiling: a smile request asks for nothing more
     assert geometry_checks(preset("happy"), happy_source, still) == []
     assert set(CHECKS) == {"mouth_opens", "brows_rise", "brows_fall", "eyes_close", "corners_rise"}
+
+
+def _asked(name: str, source: np.ndarray) -> list[str]:
+    still = FaceGeometry(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return [c for c, _ in geometry_checks(preset(name), source, still)]
+
+
+def test_brows_fall_only_when_the_lowerer_outweighs_each_raiser():
+    # Real sad faces (AU01 + AU04) and fear faces (AU01 + AU02 + AU04) do not lower the mean brow
+    # height (benchmarks/real_faces.py, MEAD: sad passed brows_fall 0.32, fear 0.00 under the old
+    # mean(AU01, AU02) - AU04 rule): they get no brow check; anger (AU04 alone) still does.
+    zero = np.zeros(23, np.float32)
+    assert _asked("sad", zero) == []  # old rule: ["brows_fall"]
+    assert _asked("fear", table_from_values({"AU01": 0.8})) == ["mouth_opens"]  # old: + brows_fall
+    assert _asked("anger", zero) == ["brows_fall"]
+    frown = FaceGeometry(0.0, -0.05, 0.0, 0.0, 0.0, 0.0)
+    assert geometry_checks(preset("anger"), zero, frown) == [("brows_fall", True)]
+    # a source that already raises its inner brows: AU04 still outweighs the raise left to ask
+    assert _asked("sad", table_from_values({"AU01": 0.7})) == ["brows_fall"]
+
+
+def test_brow_checks_count_only_raises_over_the_source():
+    # A resting face read as AU02 ~1 (MEAD W009) asked for a smile: lowering AU02 is no request
+    # (old rule: brows_fall, which real happy faces from that source passed 0.36 of the time).
+    raised = table_from_values({"AU01": 0.23, "AU02": 0.96})
+    assert _asked("happy", raised) == ["mouth_opens", "corners_rise"]
+    assert _asked("surprise", raised) == ["mouth_opens", "brows_rise"]  # AU01 still raised by 0.67
+    assert _asked("anger", table_from_values({"AU04": 0.9})) == []  # already frowning
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_an_unchanged_face_fails_every_check(name):
+    still = FaceGeometry(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    sources = [np.zeros(23, np.float32), table_from_values({"AU01": 0.5, "AU02": 0.9, "AU04": 0.3})]
+    for source in sources:
+        assert not any(ok for _, ok in geometry_checks(preset(name), source, still))
