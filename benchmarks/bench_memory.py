@@ -81,7 +81,8 @@ def worker(args: argparse.Namespace) -> dict:
     info = probe_video(clip)
     source = read_all_frames(clip, max_frames=1)[0]
     out_dir = Path(tempfile.mkdtemp(prefix="reenact-mem-"))
-    pipe = ReenactPipeline(generator, PipelineConfig(precision=args.precision)).to(device)
+    config = PipelineConfig(precision=args.precision, workers=args.workers)
+    pipe = ReenactPipeline(generator, config).to(device)
     before = rss_mib()
     sampler = RssSampler()
     sampler.start()
@@ -112,6 +113,7 @@ def worker(args: argparse.Namespace) -> dict:
 def run_child(clip: Path, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--worker", str(clip), "--device", args.device,
            "--precision", args.precision, "--model", args.model] + (["--paper"] if args.paper else [])
+    cmd += ["--workers", str(args.workers)] if args.workers else []
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode != 0:
         raise RuntimeError(f"memory benchmark child failed for {clip.name}:\n{done.stderr[-3000:]}")
@@ -132,6 +134,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", nargs="+", type=float, default=[1.0, 10.0])
     p.add_argument("--paper", action="store_true", help="ganimation: paper-sized random G, not the tiny one")
+    p.add_argument("--workers", type=int, default=None,
+                   help="PipelineConfig.workers (default: the pipeline's)")
     p.add_argument("--model", default=None, help="a registered model (default: the default model)")
     p.add_argument("--size", default="360", choices=["360", "1080"],
                    help="clip height (640x360 or 1920x1080)")
