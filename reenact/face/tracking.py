@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,30 +181,44 @@ def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET: dict = {"depth": 0, "saved": -1, "devnull": -1}  # one redirect shared by every thread
+
+
 @contextlib.contextmanager
 def quiet_native_stderr() -> Iterator[None]:
     """Silence C++ log lines (MediaPipe/absl, TFLite) written to fd 2 while the block runs.
 
     MediaPipe prints several warnings when a landmarker is created and on its first inference;
-    they would bury the CLI's one-line messages. Set REENACT_VERBOSE=1 to see them.
+    they would bury the CLI's one-line messages. Set REENACT_VERBOSE=1 to see them. fd 2 belongs
+    to the process, so blocks in several threads (trackers starting at once) share one redirect:
+    the first to enter silences it, the last to leave restores it (two blocks that each saved and
+    restored fd 2 themselves could restore the silenced one, and the process lost its stderr).
     """
     if os.environ.get("REENACT_VERBOSE"):
         yield
         return
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):  # no real fd 2 (e.g. some notebooks): nothing to silence
+                saved = -1
+            if saved >= 0:
+                _QUIET["saved"], _QUIET["devnull"] = saved, os.open(os.devnull, os.O_WRONLY)
+                os.dup2(_QUIET["devnull"], 2)
+        _QUIET["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (e.g. some notebooks): nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0 and _QUIET["saved"] >= 0:
+                os.dup2(_QUIET["saved"], 2)
+                os.close(_QUIET["saved"])
+                os.close(_QUIET["devnull"])
+                _QUIET["saved"] = _QUIET["devnull"] = -1
 
 
 class FaceTracker:

@@ -124,3 +124,39 @@ def test_a_face_that_fills_the_photo_is_left_as_read(astronaut):
     with FaceTracker() as tracker:
         face = tracker.detect(astronaut)
         assert refine_face(astronaut, face, tracker) is face
+
+
+def test_quiet_blocks_in_two_threads_give_stderr_back(monkeypatch):
+    """Two trackers starting at once: thread A silences fd 2, B enters, A leaves, B leaves; fd 2
+    must be the real stderr again (blocks that each saved and restored fd 2 left /dev/null)."""
+    import os
+    import threading
+
+    from reenact.face.tracking import quiet_native_stderr
+
+    monkeypatch.delenv("REENACT_VERBOSE", raising=False)
+    before = os.fstat(2)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with quiet_native_stderr():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with quiet_native_stderr():
+            b_in.set()
+            a_out.wait(5)
+            seen["inside"] = os.fstat(2)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    after, null = os.fstat(2), os.stat(os.devnull)
+    assert (seen["inside"].st_dev, seen["inside"].st_ino) == (null.st_dev, null.st_ino)  # silenced
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)  # and given back
