@@ -261,9 +261,9 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
         np.copyto(fy[y0:y1, x0:x1], field[1], where=covered)
     # map = 2 * (pixel + field) inside, 2 * pixel outside (exactly: the field times 0 or 1, and
     # doubling is exact in float32), in place: a third of the cost of np.where
-    xs2, ys2, gate = _pixel_grid(h, w, inside)
-    fx *= gate
-    fy *= gate
+    xs2, ys2 = _doubled_grid(h, w)
+    fx *= inside
+    fy *= inside
     map_x, map_y = fx, fy
     map_x *= 2.0
     map_x += xs2
@@ -273,19 +273,18 @@ def remap(image: np.ndarray, coarse: np.ndarray, step: int, inside: np.ndarray,
     return cv2.remap(image2, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
-_GRIDS: dict[tuple, tuple] = {}
+_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _pixel_grid(h: int, w: int, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(2 * x, 2 * y, inside as 0/1) float32 for an (h, w) region, kept for the last few masks."""
-    key = (h, w, id(inside))
-    hit = _GRIDS.get(key)
-    if hit is None or hit[3] is not inside:
+def _doubled_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(2 * x, 2 * y) float32 pixel coordinates of an (h, w) region (kept for a few sizes)."""
+    key = (h, w)
+    if key not in _GRIDS:
         if len(_GRIDS) > 8:
             _GRIDS.clear()
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        hit = _GRIDS[key] = (2.0 * xs, 2.0 * ys, inside.astype(np.float32), inside)
-    return hit[:3]
+        _GRIDS[key] = (2.0 * xs, 2.0 * ys)
+    return _GRIDS[key]
 
 
 def triangle_areas(points: np.ndarray | torch.Tensor, triangles: np.ndarray | torch.Tensor):
