@@ -195,6 +195,11 @@ class FacePose:
         """(..., N, 3) canonical points -> landmark space (pixels x, y; z)."""
         return self.scale * np.asarray(points, np.float64) @ self.rotation.T + self.translation
 
+    def down(self) -> np.ndarray:
+        """(2,) unit vector: the face's downward axis (canonical y) in the photo."""
+        axis = self.rotation[:2, 1]
+        return axis / max(float(np.linalg.norm(axis)), 1e-12)
+
     def displace(self, displacement: np.ndarray) -> np.ndarray:
         """(..., N, 3) canonical displacements -> (..., N, 2) pixel displacements in the photo."""
         return (self.scale * np.asarray(displacement, np.float64) @ self.rotation.T)[..., :2]

@@ -38,6 +38,7 @@ from reenact.au.space import COND_NAMES
 from reenact.errors import WeightsError
 from reenact.model import mesh as M
 from reenact.model.files import read_weights
+from reenact.model.lips import LipRings, share_lip_correction
 from reenact.model.warp import triangle_areas
 
 RIG_FORMAT = "reenact-rig-v1"
@@ -171,10 +172,12 @@ class ConstraintConfig:
     lid_gap: float = 0.04  # smallest upper-to-lower lid distance, canonical units (~0.6 % of IOD)
     lip_gap: float = 0.04  # smallest inner-lip distance
     fold_tolerance: float = 0.0  # pixels a mesh triangle may tip over (0: every one keeps its winding)
+    # how much of a stopped inner-lip point's correction the lip points 1, 2, 3 rings away share
+    lip_rings: tuple[float, ...] = (1.0, 1.0, 0.5)
 
 
-def constrain(source: np.ndarray, target: np.ndarray, config: ConstraintConfig = ConstraintConfig()
-              ) -> np.ndarray:
+def constrain(source: np.ndarray, target: np.ndarray, config: ConstraintConfig = ConstraintConfig(),
+              *, rings: LipRings | None = None) -> np.ndarray:
     """Keep moved faces possible: lids and lips stop at each other, in the canonical frame.
 
     Args:
@@ -185,17 +188,27 @@ def constrain(source: np.ndarray, target: np.ndarray, config: ConstraintConfig =
         (B, 478, 3) target with each upper lid point at least ``lid_gap`` above its lower
         partner (y down; the upper lid is the one that stops) and each upper inner-lip point
         ``lip_gap`` above its lower partner (both give way); where the source is already closed
-        tighter than that, its own gap is the limit.
+        tighter than that (or crossed), its own gap is the limit. With ``rings``, the lip points around a
+        stopped inner-lip point move with it (``lip_rings`` of its correction): a rig that closes a
+        mouth past its lips' meeting point moves the whole lip back, instead of only its inner
+        edge, which turned the lip's thin inner triangles over (the fold removal then re-opened
+        the mouth, unevenly).
     """
     out = np.array(target, np.float64, copy=True)
     # a closing lid is the upper one coming down: it stops, the lower lid stays; lips share it
     for pairs, gap, upper_share in ((_LID_PAIRS, config.lid_gap, 1.0), (_LIP_PAIRS, config.lip_gap, 0.5)):
         up, lo = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
         src_gap = source[lo, 1] - source[up, 1]
-        least = np.minimum(gap, np.maximum(src_gap, 0.0))
+        least = np.minimum(gap, src_gap)  # a photo closed tighter (or crossed) limits itself
         excess = np.maximum((out[:, up, 1] + least) - out[:, lo, 1], 0.0)  # > 0: upper passed lower
-        out[:, up, 1] -= excess * upper_share
-        out[:, lo, 1] += excess * (1.0 - upper_share)
+        correction = np.zeros(out.shape[:2])
+        correction[:, up] = -excess * upper_share
+        correction[:, lo] = excess * (1.0 - upper_share)
+        if rings is not None and pairs is _LIP_PAIRS:
+            fixed = np.zeros(out.shape[1], bool)
+            fixed[np.concatenate([up, lo])] = True
+            correction = share_lip_correction(correction, fixed, rings, config.lip_rings)
+        out[..., 1] += correction
     return out
 
 
@@ -263,7 +276,7 @@ def folded(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
 
 def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, orientation: np.ndarray,
            *, tolerance: float = 0.0, ignore: np.ndarray | None = None, iterations: int = 40,
-           neighbours=None) -> np.ndarray:
+           neighbours=None, down: np.ndarray | None = None) -> np.ndarray:
     """Remove folds from moved meshes: locally first, by region next, globally as a last resort.
 
     1. Each folded triangle's vertices are pulled halfway to the triangle's mean displacement (a
@@ -272,6 +285,11 @@ def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
        of that neighbourhood only is scaled down step by step (a per-vertex factor, smoothed over
        the mesh ``neighbours`` so that there is no seam), until nothing folds.
     3. Whatever still folds is fixed by scaling that face's whole displacement (``fold_free_scale``).
+
+    Step 2 also undoes what the first step's pulls can do to lids and lips: with ``down`` (2,),
+    the face's downward axis in the photo, a lid or inner-lip point that ends more than
+    ``CROSSING`` pixels below its lower partner (or than the photo's own crossing) is scaled back
+    with its partner.
 
     Args:
         source_xy: (V, 2). target_xy: (B, V, 2). neighbours: ``mesh_neighbours`` (V, V) or None.
@@ -302,27 +320,43 @@ def unfold(source_xy: np.ndarray, target_xy: np.ndarray, triangles: np.ndarray, 
         hit = count > 0
         disp[hit] = 0.5 * disp[hit] + 0.5 * pull[hit] / count[hit][:, None]
     if neighbours is not None:
-        disp = _scale_locally(disp, bad_of, triangles, neighbours)
+        disp = _scale_locally(disp, bad_of, triangles, neighbours, down=down, source_xy=source_xy)
     target = source_xy[None] + disp
     scale = fold_free_scale(source_xy, target, triangles, orientation, tolerance=tolerance, ignore=ignore)
     return source_xy[None] + scale[:, None, None] * disp
 
 
-def _scale_locally(disp: np.ndarray, bad_of, triangles: np.ndarray, neighbours, *, steps: int = 24
-                   ) -> np.ndarray:
-    """Scale the displacement down around the triangles that still fold (see ``unfold``)."""
+CROSSING = 0.25  # pixels an upper lid or lip point may end below its partner (``unfold``)
+_ORDER = np.array(_LID_PAIRS + _LIP_PAIRS).T  # (2, P) upper, lower
+
+
+def _scale_locally(disp: np.ndarray, bad_of, triangles: np.ndarray, neighbours, *, steps: int = 24,
+                   down: np.ndarray | None = None, source_xy: np.ndarray | None = None) -> np.ndarray:
+    """Scale the displacement down around the triangles that still fold, and around the lid and
+    lip pairs that cross (with ``down``; see ``unfold``)."""
+    def bad_points(moved):  # (B, V) bool
+        out = np.zeros(moved.shape[:2], bool)
+        rows, tri = np.nonzero(bad_of(moved))
+        out[rows[:, None], triangles[tri]] = True
+        if down is not None:
+            own = np.minimum((source_xy[_ORDER[1]] - source_xy[_ORDER[0]]) @ down, 0.0)  # a photo's own
+            at = source_xy[None] + moved
+            crossed = (at[:, _ORDER[1]] - at[:, _ORDER[0]]) @ down < own - CROSSING  # (B, P)
+            out[:, _ORDER[0]] |= crossed
+            out[:, _ORDER[1]] |= crossed
+        return out
+
     factor = np.ones(disp.shape[:2])
     base = disp.copy()
     active = np.arange(len(disp))  # frames that still fold
     for _ in range(steps):
-        bad = bad_of(base[active] * factor[active, :, None])
+        bad = bad_points(base[active] * factor[active, :, None])
         still = bad.any(1)
         if not still.any():
             break
         active, bad = active[still], bad[still]
         for b, bad_b in zip(active, bad, strict=True):
-            verts = np.unique(triangles[bad_b])
-            factor[b, verts] *= 0.8
+            factor[b, bad_b] *= 0.8
             factor[b] = np.minimum(factor[b], 0.5 * factor[b] + 0.5 * (neighbours @ factor[b]))
     return base * factor[..., None]
 

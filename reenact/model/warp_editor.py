@@ -26,6 +26,7 @@ from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import CAVITY, interior_points
+from reenact.model.lips import lip_rings
 from reenact.model.refine_inputs import (
     build_masks,
     crop_grid,
@@ -114,6 +115,7 @@ class WarpEditor:
         self._device = torch.device("cpu")
         self._open_triangles = self.mesh.triangles[~self.mesh.closures]
         self._neighbours = mesh_neighbours(self.mesh.triangles, M.N_MESH, skip=self.mesh.closures)
+        self._lip_rings = lip_rings(rig.mean, self._open_triangles)
         self._texture = texture_regions(au_regions(rig.mean))  # (20, 478)
 
     @property
@@ -164,12 +166,12 @@ class WarpEditor:
             moved = set_lid_openness(moved, unblinked, openness, min_gap=self.config.constraints.lid_gap)
         else:
             moved = canon + k * motion
-        moved = constrain(prepared.canonical, moved, self.config.constraints)
+        moved = constrain(prepared.canonical, moved, self.config.constraints, rings=self._lip_rings)
         src_xy = prepared.source.face.landmarks[:M.N_MESH, :2].astype(np.float64)
         dst_xy = src_xy[None] + prepared.pose.displace(moved - prepared.canonical[None])[:, :M.N_MESH]
         return unfold(src_xy, dst_xy, self.mesh.triangles, self.mesh.orientation,
                       tolerance=self.config.constraints.fold_tolerance, ignore=self.mesh.closures,
-                      neighbours=self._neighbours)
+                      neighbours=self._neighbours, down=prepared.pose.down())
 
     def edit(self, prepared: WarpFace, targets: np.ndarray, *, motion: np.ndarray | None = None,
              precision: str = "fp32") -> EditedBatch:
