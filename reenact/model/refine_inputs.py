@@ -138,30 +138,66 @@ def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.
 
 
 def paste_refined(warped: np.ndarray, color: torch.Tensor, weight: torch.Tensor,
-                  crop_to_region: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
-    """Compose the refiner's paint into the full-resolution warped region (in place, the box only).
+                  crop_to_region: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Compose the refiner's paint into the full-resolution warped region (in place, the boxes only).
 
     Args:
         warped: (B, h, w, 3) uint8. color: (B, 3, S, S) in [-1, 1]. weight: (B, 1, S, S) in [0, 1]
             (gate x (1 - attention)).
         crop_to_region: (2, 3) affine crop pixels -> region pixels.
-        box: (x0, y0, x1, y1) sub-box of the region that can change (None: nothing changes).
+        boxes: disjoint (x0, y0, x1, y1) sub-boxes of the region that can change (``gate_boxes``;
+            empty: nothing changes).
     """
     import kornia.geometry.transform as KT
 
-    if box is None:
-        return warped
-    x0, y0, x1, y1 = box
-    m = torch.from_numpy(crop_to_region).float().clone()
-    m[:, 2] -= torch.tensor([x0, y0], dtype=torch.float32)
     b = color.shape[0]
     paint = torch.cat([(color.float() + 1.0) * 127.5, weight.float()], 1)
-    up = KT.warp_affine(paint, m[None].expand(b, 2, 3).to(paint), (y1 - y0, x1 - x0), mode="bilinear",
-                        padding_mode="zeros", align_corners=True).permute(0, 2, 3, 1).cpu().numpy()
-    part = warped[:, y0:y1, x0:x1].astype(np.float32)
-    mixed = part + up[..., 3:4] * (up[..., :3] - part)
-    warped[:, y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        m = torch.from_numpy(crop_to_region).float().clone()
+        m[:, 2] -= torch.tensor([x0, y0], dtype=torch.float32)
+        up = KT.warp_affine(paint, m[None].expand(b, 2, 3).to(paint), (y1 - y0, x1 - x0), mode="bilinear",
+                            padding_mode="zeros", align_corners=True).permute(0, 2, 3, 1).cpu().numpy()
+        part = warped[:, y0:y1, x0:x1].astype(np.float32)
+        mixed = part + up[..., 3:4] * (up[..., :3] - part)
+        warped[:, y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return warped
+
+
+def gate_boxes(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 2
+               ) -> list[tuple[int, int, int, int]]:
+    """Disjoint region-pixel boxes (x0, y0, x1, y1), one around each separate part of the grid
+    cells with a gate above 1/255 in any frame (the eyes, the mouth), each as ``gate_box`` would
+    draw it around that part alone; boxes that would overlap are merged. Empty: no gate."""
+    from scipy import ndimage
+
+    on = (gate > 1.0 / 255).any(0).cpu().numpy()
+    if not on.any():
+        return []
+    labels, _ = ndimage.label(on, structure=np.ones((3, 3), bool))
+    boxes = [_cell_box(sl[1].start, sl[0].start, sl[1].stop - 1, sl[0].stop - 1, step, size, pad)
+             for sl in ndimage.find_objects(labels)]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, c = boxes[i], boxes[j]
+                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
+                    boxes[i] = (min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _cell_box(cx0: int, cy0: int, cx1: int, cy1: int, step: int, size: tuple[int, int], pad: int
+              ) -> tuple[int, int, int, int]:
+    """Region-pixel box around grid cells cx0..cx1 x cy0..cy1 (inclusive), ``pad`` cells more."""
+    h, w = size
+    return (max(cx0 - pad, 0) * step, max(cy0 - pad, 0) * step,
+            min((cx1 + pad + 1) * step + 1, w), min((cy1 + pad + 1) * step + 1, h))
 
 
 def gate_box(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 2
@@ -171,9 +207,4 @@ def gate_box(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 2
     if not on.any():
         return None
     ys, xs = torch.nonzero(on, as_tuple=True)
-    h, w = size
-    x0 = max(int(xs.min()) - pad, 0) * step
-    y0 = max(int(ys.min()) - pad, 0) * step
-    x1 = min((int(xs.max()) + pad + 1) * step + 1, w)
-    y1 = min((int(ys.max()) + pad + 1) * step + 1, h)
-    return x0, y0, x1, y1
+    return _cell_box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()), step, size, pad)

@@ -33,6 +33,7 @@ from reenact.model.refine_inputs import (
     crop_inputs,
     eye_closing,
     gate_box,
+    gate_boxes,
     paste_refined,
     texture_regions,
 )
@@ -247,7 +248,7 @@ class WarpEditor:
         """The refiner's paint composed over the warped region -> (region, crops uint8, attention)."""
         geom = prepared.geometry
         masks = self.masks(prepared, targets, dst, tri)
-        box = gate_box(masks[:, 2], geom.step, geom.size)
+        boxes = gate_boxes(masks[:, 2], geom.step, geom.size)
         crop, crop_masks = crop_inputs(prepared.blurred, coarse, masks, prepared.grid, step=geom.step,
                                        region_size=geom.size, offset=geom.offset)
         cond = table_to_cond(targets)
@@ -256,7 +257,7 @@ class WarpEditor:
         if prepared.is_grey:  # grey in, grey out
             color = color.mean(1, keepdim=True).expand(-1, 3, -1, -1)
         weight = crop_masks[:, 2:3] * (1.0 - attention)
-        warped = paste_refined(warped, color, weight, prepared.crop_to_region, box)
+        warped = paste_refined(warped, color, weight, prepared.crop_to_region, boxes)
         composed = crop + weight * (color - crop)
         crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()

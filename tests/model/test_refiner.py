@@ -146,3 +146,35 @@ def test_the_held_out_check_scores_the_warp_and_each_refiner(pairs, tmp_path):
     assert "| keeper |" in check_table(results, n)
     with pytest.raises(InputError, match="do not exist"):
         check_refiners([], tmp_path / "missing.npz")
+
+
+def test_the_paint_is_pasted_per_gated_part_as_over_their_common_box():
+    """``gate_boxes`` splits the gate into disjoint boxes (two eyes, a mouth); pasting into them
+    changes exactly what pasting into the one box around all of them changes."""
+    from reenact.model.refine_inputs import _cell_box, gate_boxes, paste_refined
+
+    step, size = 4, (96, 80)  # region (h, w); grid 24 x 20 cells
+    gate = torch.zeros(2, 24, 20)
+    gate[0, 5:7, 3:6] = 1.0  # right eye
+    gate[1, 5:7, 13:16] = 0.5  # left eye, another frame
+    gate[0, 16:19, 7:12] = 0.3  # mouth
+    boxes = gate_boxes(gate, step, size)
+    assert len(boxes) == 3
+    for i, a in enumerate(boxes):  # disjoint
+        for c in boxes[i + 1:]:
+            assert not (a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3])
+    near = torch.zeros(1, 24, 20)
+    near[0, 5, 3], near[0, 5, 8] = 1.0, 1.0  # padded boxes would overlap: one box
+    assert gate_boxes(near, step, size) == [_cell_box(3, 5, 8, 5, step, size, 2)]
+    assert gate_boxes(torch.zeros(1, 24, 20), step, size) == []
+
+    rng = np.random.default_rng(0)
+    warped = rng.integers(0, 256, (2, 96, 80, 3), dtype=np.uint8)
+    color = torch.from_numpy(rng.uniform(-1, 1, (2, 3, 32, 32)).astype(np.float32))
+    cells = torch.nn.functional.interpolate(gate[:, None], size=(32, 32), mode="bilinear")
+    crop_to_region = np.array([[80 / 32, 0, 0], [0, 96 / 32, 0]])  # crop pixels -> region pixels
+    whole = _cell_box(3, 5, 15, 18, step, size, 2)
+    one = paste_refined(warped.copy(), color, cells, crop_to_region, [whole])
+    parts = paste_refined(warped.copy(), color, cells, crop_to_region, boxes)
+    assert (one != warped).any()
+    assert np.abs(one.astype(int) - parts).max() <= 1
