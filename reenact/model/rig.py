@@ -334,12 +334,14 @@ def _scale_locally(disp: np.ndarray, bad_of, triangles: np.ndarray, neighbours, 
                    down: np.ndarray | None = None, source_xy: np.ndarray | None = None) -> np.ndarray:
     """Scale the displacement down around the triangles that still fold, and around the lid and
     lip pairs that cross (with ``down``; see ``unfold``)."""
+    if down is not None:  # a photo's own crossing (the tracker's) is its limit
+        own = np.minimum((source_xy[_ORDER[1]] - source_xy[_ORDER[0]]) @ down, 0.0)
+
     def bad_points(moved):  # (B, V) bool
         out = np.zeros(moved.shape[:2], bool)
         rows, tri = np.nonzero(bad_of(moved))
         out[rows[:, None], triangles[tri]] = True
         if down is not None:
-            own = np.minimum((source_xy[_ORDER[1]] - source_xy[_ORDER[0]]) @ down, 0.0)  # a photo's own
             at = source_xy[None] + moved
             crossed = (at[:, _ORDER[1]] - at[:, _ORDER[0]]) @ down < own - CROSSING  # (B, P)
             out[:, _ORDER[0]] |= crossed
