@@ -11,6 +11,7 @@ errors in a thread re-raise in the caller.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -26,9 +27,28 @@ T = TypeVar("T")
 _DONE = object()  # end-of-stream marker in the queues
 
 
+_RUNNING: set[tuple[threading.Event, threading.Thread]] = set()  # prefetch threads not yet done
+_RUNNING_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop_prefetching() -> None:
+    """Stop every prefetch thread still running and wait for it, before the interpreter
+    finalises. A daemon thread left decoding (its generator still referenced, e.g. by the
+    traceback of an interruption) is otherwise killed mid-call at exit: a native decoder torn
+    down under it aborted the process ("pure virtual method called", exit -6 instead of 143)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for stop, _ in running:
+        stop.set()
+    for _, thread in running:
+        thread.join(timeout=5.0)
+
+
 def prefetched(chunks: Iterable[T], depth: int) -> Iterator[T]:
     """Run an iterator in a daemon thread, ``depth`` items ahead (bounded memory); errors
-    re-raise in the caller, and closing the generator stops the thread."""
+    re-raise in the caller, and closing the generator (or the interpreter's exit) stops the
+    thread, which then closes ``chunks`` itself."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -49,8 +69,15 @@ def prefetched(chunks: Iterable[T], depth: int) -> Iterator[T]:
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             put(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:  # release the decoder in this thread, now
+                close()
 
     thread = threading.Thread(target=work, name="reenact-decode", daemon=True)
+    entry = (stop, thread)
+    with _RUNNING_LOCK:
+        _RUNNING.add(entry)
     thread.start()
     try:
         while True:
@@ -63,6 +90,8 @@ def prefetched(chunks: Iterable[T], depth: int) -> Iterator[T]:
     finally:
         stop.set()
         thread.join(timeout=5.0)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(entry)
 
 
 class WriterThread:

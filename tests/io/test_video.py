@@ -194,3 +194,33 @@ def test_random_access_only_where_decord_reads_the_clip(clips, single):
     assert random_access(info) and random_access(info, "decord") and not random_access(info, "pyav")
     assert not random_access(probe_video(clips / "av1.mp4"))  # decord cannot read AV1
     assert not random_access(replace(info, width=1920, height=1080))  # PyAV streams big frames
+
+
+def test_a_prefetch_thread_still_running_at_exit_is_stopped_and_closes_its_source(tmp_path):
+    """A process that exits while a prefetched stream is still referenced (as an interruption's
+    traceback does) stops the decoding thread and closes its source before the interpreter
+    finalises; a daemon thread killed mid-decode at exit once aborted ``reenact aus`` (-6)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    marker = tmp_path / "closed.txt"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from reenact.io.streams import prefetched
+
+        def source():
+            try:
+                for i in range(1000):
+                    time.sleep(0.02)  # a decoder at work
+                    yield i
+            finally:
+                open({str(marker)!r}, "w").write("closed")
+
+        KEEP = prefetched(source(), 2)
+        next(KEEP)
+        sys.exit(143)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 143, done.stderr
+    assert marker.read_text() == "closed"
