@@ -17,24 +17,25 @@ from reenact.model import mesh as M
 @dataclass(frozen=True)
 class LipRings:
     """Which points move with a stopped inner lip (``lip_rings``): the open mesh's neighbours
-    (V, D) (padded with the point itself) and, on the mean face, the points above the mouth line
-    (the upper lip's side) and below it; the corners belong to neither."""
+    (V, D) (padded with the point itself), the inner-lip points that ``constrain`` stops (the
+    corners are not), and, on the mean face, the points above the mouth line (the upper lip's
+    side) and below it; the corners belong to neither."""
 
     neighbours: np.ndarray
+    stopped: np.ndarray
     upper: np.ndarray
     lower: np.ndarray
 
 
-def lip_rings(mean_face: np.ndarray, triangles: np.ndarray) -> LipRings:
-    """``LipRings`` of a mean face (478, 3) and the open mesh's triangles (M, 3)."""
+def lip_rings(mean_face: np.ndarray, neighbours) -> LipRings:
+    """``LipRings`` of a mean face (478, 3), given the open mesh's neighbours
+    (``reenact.model.rig.mesh_neighbours``: sparse, its first rows the mesh points)."""
     n = len(mean_face)
-    near: list[set[int]] = [set() for _ in range(n)]
-    for a, b, c in np.asarray(triangles):
-        near[a] |= {b, c}
-        near[b] |= {a, c}
-        near[c] |= {a, b}
-    width = max(len(s) for s in near)
-    neighbours = np.array([sorted(s) + [v] * (width - len(s)) for v, s in enumerate(near)])
+    adjacency = neighbours.tocsr()
+    rows = [adjacency.indices[adjacency.indptr[v]:adjacency.indptr[v + 1]].tolist()
+            if v < adjacency.shape[0] else [] for v in range(n)]
+    width = max(len(r) for r in rows)
+    padded = np.array([r + [v] * (width - len(r)) for v, r in enumerate(rows)])
     mid = (mean_face[list(M.LIPS_INNER_UPPER), :2] + mean_face[list(M.LIPS_INNER_LOWER), :2]) / 2
     order = np.argsort(mid[:, 0])
     line = np.interp(mean_face[:, 0], mid[order, 0], mid[order, 1])
@@ -43,10 +44,13 @@ def lip_rings(mean_face: np.ndarray, triangles: np.ndarray) -> LipRings:
     upper, lower = mean_face[:, 1] < line, mean_face[:, 1] > line
     upper[list(M.LIPS_INNER_UPPER)], lower[list(M.LIPS_INNER_LOWER)] = True, True
     upper[list(M.LIPS_INNER_LOWER)], lower[list(M.LIPS_INNER_UPPER)] = False, False
-    return LipRings(neighbours=neighbours, upper=upper & ~corners, lower=lower & ~corners)
+    stopped = np.zeros(n, bool)
+    stopped[list(M.LIPS_INNER_UPPER + M.LIPS_INNER_LOWER)] = True
+    return LipRings(neighbours=padded, stopped=stopped & ~corners, upper=upper & ~corners,
+                    lower=lower & ~corners)
 
 
-def share_lip_correction(correction: np.ndarray, fixed: np.ndarray, rings: LipRings, weights) -> np.ndarray:
+def share_lip_correction(correction: np.ndarray, rings: LipRings, weights) -> np.ndarray:
     """(B, V) y corrections of the stopped points -> the same plus their share on each lip's
     points ``len(weights)`` rings around (the largest share a point is offered)."""
     out = correction.copy()
@@ -58,5 +62,5 @@ def share_lip_correction(correction: np.ndarray, fixed: np.ndarray, rings: LipRi
             ring = ring[:, rings.neighbours].max(-1) * (w / previous) * side
             best = np.maximum(best, ring)
             previous = w
-        out += np.where(fixed, 0.0, sign * best)
+        out += np.where(rings.stopped, 0.0, sign * best)
     return out

@@ -176,20 +176,17 @@ def gate_boxes(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 
     labels, _ = ndimage.label(on, structure=np.ones((3, 3), bool))
     boxes = [_cell_box(sl[1].start, sl[0].start, sl[1].stop - 1, sl[0].stop - 1, step, size, pad)
              for sl in ndimage.find_objects(labels)]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, c = boxes[i], boxes[j]
-                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
-                    boxes[i] = (min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3]))
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return boxes
+    while True:  # merge overlapping boxes until none overlap
+        pair = next(((i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+                     if _overlap(boxes[i], boxes[j])), None)
+        if pair is None:
+            return boxes
+        a, c = boxes[pair[0]], boxes.pop(pair[1])
+        boxes[pair[0]] = (min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3]))
+
+
+def _overlap(a: tuple[int, int, int, int], c: tuple[int, int, int, int]) -> bool:
+    return a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]
 
 
 def _cell_box(cx0: int, cy0: int, cx1: int, cy1: int, step: int, size: tuple[int, int], pad: int

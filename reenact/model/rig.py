@@ -196,7 +196,8 @@ def constrain(source: np.ndarray, target: np.ndarray, config: ConstraintConfig =
     """
     out = np.array(target, np.float64, copy=True)
     # a closing lid is the upper one coming down: it stops, the lower lid stays; lips share it
-    for pairs, gap, upper_share in ((_LID_PAIRS, config.lid_gap, 1.0), (_LIP_PAIRS, config.lip_gap, 0.5)):
+    for pairs, gap, upper_share, shared in ((_LID_PAIRS, config.lid_gap, 1.0, None),
+                                            (_LIP_PAIRS, config.lip_gap, 0.5, rings)):
         up, lo = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
         src_gap = source[lo, 1] - source[up, 1]
         least = np.minimum(gap, src_gap)  # a photo closed tighter (or crossed) limits itself
@@ -204,10 +205,8 @@ def constrain(source: np.ndarray, target: np.ndarray, config: ConstraintConfig =
         correction = np.zeros(out.shape[:2])
         correction[:, up] = -excess * upper_share
         correction[:, lo] = excess * (1.0 - upper_share)
-        if rings is not None and pairs is _LIP_PAIRS:
-            fixed = np.zeros(out.shape[1], bool)
-            fixed[np.concatenate([up, lo])] = True
-            correction = share_lip_correction(correction, fixed, rings, config.lip_rings)
+        if shared is not None:
+            correction = share_lip_correction(correction, shared, config.lip_rings)
         out[..., 1] += correction
     return out
 

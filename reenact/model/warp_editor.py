@@ -116,7 +116,7 @@ class WarpEditor:
         self._device = torch.device("cpu")
         self._open_triangles = self.mesh.triangles[~self.mesh.closures]
         self._neighbours = mesh_neighbours(self.mesh.triangles, M.N_MESH, skip=self.mesh.closures)
-        self._lip_rings = lip_rings(rig.mean, self._open_triangles)
+        self._lip_rings = lip_rings(rig.mean, self._neighbours)
         self._texture = texture_regions(au_regions(rig.mean))  # (20, 478)
 
     @property

@@ -11,7 +11,7 @@ from reenact.eval.sources import read_source_photo
 from reenact.model import mesh as M
 from reenact.model.lips import lip_rings, share_lip_correction
 from reenact.model.registry import build_editor
-from reenact.model.rig import CROSSING, folded
+from reenact.model.rig import CROSSING, folded, mesh_neighbours
 from reenact.pipelines import ReenactPipeline
 from tests.model.test_warp import random_targets
 
@@ -59,12 +59,11 @@ def test_random_expressions_fold_nothing_and_cross_no_lid_or_lip(editor, face, s
 
 
 def test_a_stopped_inner_lip_moves_its_own_lip_only(editor):
-    rings = lip_rings(editor.rig.mean, editor.mesh.triangles[~editor.mesh.closures])
+    mesh = editor.mesh
+    rings = lip_rings(editor.rig.mean, mesh_neighbours(mesh.triangles, M.N_MESH, skip=mesh.closures))
     correction = np.zeros((1, 478))
     correction[0, 13], correction[0, 14] = -1.0, 1.0  # the middle of the upper / lower inner lip
-    fixed = np.zeros(478, bool)
-    fixed[[13, 14]] = True
-    out = share_lip_correction(correction, fixed, rings, (1.0, 1.0, 0.5))[0]
+    out = share_lip_correction(correction, rings, (1.0, 1.0, 0.5))[0]
     assert out[13] == -1.0 and out[14] == 1.0
     assert out[12] == -1.0 and out[15] == 1.0  # the next point of each lip, towards its outer edge
     assert (out[rings.upper] <= 0).all() and (out[rings.lower] >= 0).all()
