@@ -2,6 +2,7 @@
 
     python benchmarks/samples.py                          # the default model -> docs/img/
     python benchmarks/samples.py --model ganimation --prefix samples-ganimation
+    python benchmarks/samples.py --weights RIG_OR_REFINER.safetensors --out /tmp/samples   # a candidate
 
 Writes PREFIX.png (rows: source faces; columns: the source, the 7 emotion prototypes at 1, both
 winks, the blink) and PREFIX-closeups.png (each source's eyes and mouth, 4x, nearest-neighbour so
@@ -47,14 +48,14 @@ def _window(image: np.ndarray, points: np.ndarray, pad: float, size: tuple[int, 
     return np.asarray(crop.resize(size, Image.NEAREST if nearest else Image.LANCZOS))
 
 
-def render(model: str | None):
+def render(model: str | None, weights: str | None = None):
     from reenact.au.space import preset
     from reenact.eval.sources import read_source_photo
     from reenact.io.sinks import MemorySink
     from reenact.model.registry import DEFAULT_MODEL, build_editor
     from reenact.pipelines import ReenactPipeline
 
-    pipe = ReenactPipeline(build_editor(model or DEFAULT_MODEL))
+    pipe = ReenactPipeline(build_editor(model or DEFAULT_MODEL, weights=weights))
     rows = []
     for spec in SOURCES:
         image, name = read_source_photo(spec)
@@ -99,10 +100,12 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=None, help="a registered model (default: the default model)")
+    p.add_argument("--weights", default=None,
+                   help="a weights file instead of the registered one (a refiner, or an AU rig)")
     p.add_argument("--out", type=Path, default=Path("docs/img"))
     p.add_argument("--prefix", default=None, help="file name stem (default: samples-MODEL)")
     args = p.parse_args(argv)
-    name, rows = render(args.model)
+    name, rows = render(args.model, args.weights)
     faces, closeups = sheets(rows)
     prefix = args.prefix or f"samples-{name.replace('+', '-')}"
     args.out.mkdir(parents=True, exist_ok=True)

