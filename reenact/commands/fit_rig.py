@@ -2,11 +2,14 @@
 
     reenact fit-rig --clips ../shared/media/talking --posed ../shared/datasets/tfeid \\
         --photos ../shared/datasets/celeba10k ../shared/datasets/utkface ../shared/datasets/sfew \\
-        --held-out W011 feifeili reagan --cache data/rig -o weights/au-rig-v1.safetensors
+        --held-out W011 feifeili reagan --cache data/rig -o weights/au-rig-v2.safetensors \\
+        --plot docs/img/rig-fields.png
 
 Tracks the clips and detects the photos (MediaPipe; landmarks kept in --cache), fits the rig on
 same-person pairs with head pose regressed out, keeps every AU to its FACS region, calibrates the
-gains in closed loop on neutral posed photos, and writes a small safetensors file.
+gains in closed loop on neutral posed photos (capped where a basis would close the eyes further
+than real faces do), and writes a small safetensors file (and, with --plot, the picture of every
+AU's displacement field).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from reenact.au.plot import check_plot_path, save_rig_plot
 from reenact.commands import options
 from reenact.errors import InputError
 from reenact.io.files import atomic_output, check_writable
@@ -39,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                "%(default)s)")
     p.add_argument("--cache", type=Path, default=None, help="folder keeping the measured landmarks")
     p.add_argument("-o", "--out", type=Path, required=True, help="output .safetensors")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="also write the picture of each AU's displacement field (.png/.pdf/.svg)")
     p.set_defaults(func=run)
 
 
@@ -46,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out)
     if args.out.suffix != ".safetensors":
         raise InputError(f"output {args.out} must end in .safetensors")
+    if args.plot is not None:
+        check_plot_path(args.plot)
+        check_writable(args.plot)
     clips = list_clips(args.clips)
     if not clips and args.posed is None:
         raise InputError("give --clips and/or --posed: the rig is fitted on same-person pairs")
@@ -62,4 +71,6 @@ def run(args: argparse.Namespace) -> int:
           f"{report.r2_train:.3f} (held-out clips: {report.r2_held_out:.3f}, {report.n_held_out} pairs)")
     print("calibration gains: " + ", ".join(f"{g:.2f}" for g in gains))
     print(f"wrote {args.out}")
+    if args.plot is not None:
+        print(f"wrote {save_rig_plot(rig, args.plot)}")
     return 0

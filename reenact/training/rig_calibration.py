@@ -18,6 +18,7 @@ import numpy as np
 from reenact.model.rig import AURig
 from reenact.training.landmarks import LandmarkSet
 from reenact.training.rig import RigFitReport, fit_rig
+from reenact.training.rig_lids import basis_closure, closure_gain_caps, real_closure
 
 LOWER_GAIN = 1.5  # the most a lowering basis is scaled up from the regression's
 
@@ -132,7 +133,10 @@ def posed_neutral(posed: LandmarkSet) -> np.ndarray:
 
 
 def run_fit(job: RigJob, *, progress=None) -> tuple[AURig, RigFitReport, np.ndarray]:
-    """Measure, fit, localise, calibrate: the whole rig. Returns (rig, report, gains (20,))."""
+    """Measure, fit, localise, calibrate: the whole rig. Returns (rig, report, gains (20,)).
+
+    The gains are capped where a basis would close the eyes more than real faces do when that
+    AU rises (``reenact.training.rig_lids``)."""
     from reenact.au.space import COND_NAMES
     from reenact.face.tracking import FaceTracker
     from reenact.model.warp_editor import WarpEditor
@@ -145,9 +149,12 @@ def run_fit(job: RigJob, *, progress=None) -> tuple[AURig, RigFitReport, np.ndar
     with FaceTracker() as tracker:
         responses = au_responses(rig, sources, cfg.gains, tracker=tracker, editor_factory=WarpEditor)
     weak = [COND_NAMES.index("AU06"), COND_NAMES.index("AU09")]
-    gains = symmetric(calibration_gains(responses, cfg.gains, cfg, weak=weak))
+    real = real_closure([(clips, None), (posed, neutral)], held_out_groups=job.held_out)
+    caps = closure_gain_caps(basis_closure(rig), real)
+    gains = symmetric(np.minimum(calibration_gains(responses, cfg.gains, cfg, weak=weak), caps))
     meta = {**rig.metadata, "gains": ",".join(f"{g:.3f}" for g in gains),
-            "calibration_faces": str(len(sources))}
+            "calibration_faces": str(len(sources)),
+            "eye_closure_caps": ",".join(f"{c:.3f}" for c in caps)}
     lower = rig.bases * np.clip(gains, 1.0, LOWER_GAIN)[:, None, None]
     calibrated = AURig(bases=(rig.bases * gains[:, None, None]).astype(np.float32), mean=rig.mean,
                        rigid_weights=rig.rigid_weights, metadata=meta, lower_bases=lower.astype(np.float32))

@@ -222,6 +222,13 @@ def _(c):
     return error(["train-refiner", pairs, "--check", c.work / "r.safetensors"], "not a readable .npz")
 
 
+@case("fit_rig_plot_txt")
+def _(c):
+    posed = c.file("tfeid/note.txt", "no photos\n").parent
+    argv = ["fit-rig", "--posed", posed, "-o", c.work / "rig.safetensors", "--plot", c.work / "rig.txt"]
+    return error(argv, ".txt is not an image format")
+
+
 # --------------------------------------------------------------------------- the test
 
 
