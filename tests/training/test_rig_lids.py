@@ -88,3 +88,14 @@ def test_gain_caps_bound_only_the_bases_that_close_the_eyes():
     assert np.isinf(caps[2]) and np.isinf(caps[3]) and np.isinf(caps[4])  # opens; unmeasured; still
     assert caps[5] == 1.0  # never below the regression's own size
 
+
+def test_the_registered_rig_closes_no_eye_further_than_real_faces_do(rig):
+    """No request but a blink closes the mean face's eyes further than the real faces whose AU rose
+    (the caps the fit recorded); the old rig's AU07 closed 104 % of the opening."""
+    caps = np.array([float(c) for c in rig.metadata["eye_closure_caps"].split(",")])
+    gains = np.array([float(g) for g in rig.metadata["gains"].split(",")])
+    closure = basis_closure(rig)  # the shipped bases carry their gains
+    unblinking = [k for k, n in enumerate(COND_NAMES) if not n.startswith("AU45")]
+    assert closure[unblinking].max() < 0.65, dict(zip(COND_NAMES, closure.round(2), strict=True))
+    bounded = np.isfinite(caps)
+    assert bounded[AU07] and np.all(gains[bounded] <= caps[bounded] + 1e-3)
