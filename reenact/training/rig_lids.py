@@ -20,6 +20,7 @@ import numpy as np
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model.rig import EYE_SIDES, AURig
 from reenact.training.landmarks import LandmarkSet
+from reenact.training.rig import _is_held
 
 BLINKS = ("AU45_L", "AU45_R")  # their lid gap is set by ``set_lid_openness``, not bounded here
 # the middle five lid pairs of each eye (the corners hardly open)
@@ -80,7 +81,7 @@ def real_closure(sets: Sequence[tuple[LandmarkSet, np.ndarray | None]], *, held_
     """
     closure, dcond = [], []
     for data, neutral in sets:
-        held = {i for i, n in enumerate(data.group_names) if any(n.startswith(h) for h in held_out_groups)}
+        held = {i for i, n in enumerate(data.group_names) if _is_held(n, held_out_groups)}
         c, d = _pair_rows(data, neutral, held, rest_fraction)
         closure.append(c)
         dcond.append(d)
