@@ -1,8 +1,10 @@
-"""What real faces score on the AU-target bars: the requested-AU MAE and the identity distance.
+"""What real faces score on the AU-target bars: the requested-AU MAE, the identity distance, the
+dlib geometry checks and the sharpness ratio.
 
     python benchmarks/real_faces.py                       # MEAD level-3 clips and TFEID, ../shared
     python benchmarks/real_faces.py --mead DIR --tfeid DIR
     python benchmarks/real_faces.py --only geometry       # the dlib geometry tables only (~3 min)
+    python benchmarks/real_faces.py --only sharpness      # the sharpness table only (same pairs)
 
 The AU-target evaluation scores a model by the requested-AU MAE: the mean |requested - measured|
 over the AUs a target asks for (>= 0.25), measured by the same MediaPipe-based reader
@@ -30,6 +32,9 @@ which part of a model's error the reader itself leaves:
   prototype (what an evaluation asks), and requested = the face's own AU reading (whether the
   geometry agrees with what the AU reader saw). Reported: pass rate (number of checks) and the
   mean brow_height change.
+- Sharpness (``reenact eval``'s ratio: variance of the Laplacian inside the MediaPipe face mask,
+  each face in its own mask): the same pairs' expressive face / its neutral face, per (faces,
+  emotion). What the bar (>= 0.9) asks of a model, a real face of the same person does here.
 
 Prints markdown tables (paste into docs/results.md). Takes about 6-8 minutes on 2 cores (the
 geometry tables reuse the AU readings).
@@ -154,22 +159,39 @@ def _calmest(values: np.ndarray, found: np.ndarray, rows=None) -> int | None:
     return min(rows, key=lambda r: float(np.nansum(values[r, :17])), default=None)
 
 
-def _geometry(image: np.ndarray):
+@functools.cache
+def _tracker():
+    from reenact.face.tracking import FaceTracker, TrackerConfig
+
+    return FaceTracker(TrackerConfig(max_faces=1))
+
+
+def _measure(image: np.ndarray):
+    """(dlib's geometry of the face, the Laplacian variance inside its MediaPipe face mask:
+    ``reenact eval``'s sharpness mask, here on the image's own face; NaN without one), or None."""
     from reenact.eval.geometry import face_geometry, shared_landmarks
+    from reenact.eval.image_metrics import laplacian_variance
+    from reenact.eval.measure import face_mask, measure_aus
 
     face = shared_landmarks().find(image)
-    return None if face is None else face_geometry(face.points)
+    if face is None:
+        return None
+    _, (mp_face,) = measure_aus([image], tracker=_tracker())
+    detail = (float("nan") if mp_face is None
+              else laplacian_variance(image, face_mask(mp_face, (0, 0), image.shape[:2])))
+    return face_geometry(face.points), detail
 
 
 def mead_geometry_pairs(folder: Path):
-    """(faces, emotion, source AUs, source geometry, face AUs, face geometry), one per strong frame."""
+    """(faces, emotion, source AUs, source (geometry, detail), face AUs, face (geometry, detail)),
+    one per strong frame (``_measure``)."""
     from reenact.au.space import EMOTION_PROTOTYPES, table_from_values
     from reenact.io.video import read_frames
 
     for neutral in sorted(folder.glob("*_front_neutral_level1_001.mp4")):
         actor, raw = neutral.name.split("_")[0], raw_aus(neutral)
         k = _calmest(raw.values, raw.found)
-        source_aus, source = raw.values[k], _geometry(read_frames(neutral, [k])[0])
+        source_aus, source = raw.values[k], _measure(read_frames(neutral, [k])[0])
         for name, emotion in MEAD_EMOTIONS.items():
             clip = folder / f"{actor}_front_{name}_level3_001.mp4"
             if source is None or not clip.exists():
@@ -179,9 +201,9 @@ def mead_geometry_pairs(folder: Path):
             strength = np.where(raw.found, np.nan_to_num(raw.values[:, asked]).sum(1), -np.inf)
             strong = np.flatnonzero(strength >= np.quantile(strength[raw.found], STRONG))
             for i, frame in zip(strong, read_frames(clip, strong.tolist()), strict=True):
-                geometry = _geometry(frame)
-                if geometry is not None:
-                    yield "MEAD", emotion, source_aus, source, raw.values[i], geometry
+                measured = _measure(frame)
+                if measured is not None:
+                    yield "MEAD", emotion, source_aus, source, raw.values[i], measured
 
 
 def tfeid_geometry_pairs(folder: Path):
@@ -197,16 +219,16 @@ def tfeid_geometry_pairs(folder: Path):
     sources = {}
     for performer, rows in by_performer.items():
         k = _calmest(raw.values, raw.found, rows)
-        geometry = _geometry(load_image(folder / names[k])) if k is not None else None
-        if geometry is not None:
-            sources[performer] = (raw.values[k], geometry)
+        measured = _measure(load_image(folder / names[k])) if k is not None else None
+        if measured is not None:
+            sources[performer] = (raw.values[k], measured)
     for i, name in enumerate(names):
         emotion = TFEID_EMOTIONS.get(name[4:5]) if len(name) >= 8 else None
         if emotion is None or name[3] != "1" or not raw.found[i] or name[:2] not in sources:
             continue
-        geometry = _geometry(load_image(folder / name))
-        if geometry is not None:
-            yield f"TFEID type {name[2]}", emotion, *sources[name[:2]], raw.values[i], geometry
+        measured = _measure(load_image(folder / name))
+        if measured is not None:
+            yield f"TFEID type {name[2]}", emotion, *sources[name[:2]], raw.values[i], measured
 
 
 def geometry_table(pairs: list[tuple], requested: str) -> list[str]:
@@ -215,7 +237,7 @@ def geometry_table(pairs: list[tuple], requested: str) -> list[str]:
     from reenact.eval.geometry import CHECKS, geometry_checks
 
     cells: dict[tuple[str, str], dict[str, list]] = {}
-    for faces, emotion, source_aus, source, aus, geometry in pairs:
+    for faces, emotion, source_aus, (source, _), aus, (geometry, _) in pairs:
         change = geometry.minus(source)
         asked = table_from_values(EMOTION_PROTOTYPES[emotion]) if requested == "prototype" else aus
         cell = cells.setdefault((faces, emotion), {"brow_height": []})
@@ -231,11 +253,27 @@ def geometry_table(pairs: list[tuple], requested: str) -> list[str]:
     return lines
 
 
+def sharpness_table(pairs: list[tuple]) -> list[str]:
+    """Sharpness ratio (``reenact eval``'s: Laplacian variance in the face mask, this face / the
+    same person's neutral face) per (faces, emotion): median, 10th-90th percentile, n."""
+    cells: dict[tuple[str, str], list[float]] = {}
+    for faces, emotion, _, (_, source_detail), _, (_, detail) in pairs:
+        if np.isfinite(source_detail) and np.isfinite(detail) and source_detail > 0:
+            cells.setdefault((faces, emotion), []).append(detail / source_detail)
+    lines = ["| faces | emotion | n | sharpness ratio median | 10th-90th percentile |",
+             "|---|---|---|---|---|"]
+    for (faces, emotion), ratios in sorted(cells.items(), key=lambda kv: (kv[0][0], ORDER.index(kv[0][1]))):
+        lo, mid, hi = np.quantile(ratios, [0.1, 0.5, 0.9])
+        lines.append(f"| {faces} | {emotion} | {len(ratios)} | {mid:.2f} | {lo:.2f}-{hi:.2f} |")
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mead", type=Path, default=SHARED / "media/talking/mead")
     p.add_argument("--tfeid", type=Path, default=SHARED / "datasets/tfeid")
-    p.add_argument("--only", choices=("aus", "identity", "geometry"), help="print one part only")
+    p.add_argument("--only", choices=("aus", "identity", "geometry", "sharpness"),
+                   help="print one part only (geometry and sharpness measure the same pairs)")
     args = p.parse_args(argv)
     for folder in (args.mead, args.tfeid):
         if not folder.is_dir():
@@ -251,13 +289,17 @@ def main(argv=None) -> int:
         print("Identity distance of MEAD actors from their own neutral first frame, per clip: "
               "median / worst\n")
         print("\n".join(identity_table(args.mead)) + "\n")
-    if args.only in (None, "geometry"):
+    if args.only in (None, "geometry", "sharpness"):
         pairs = [*mead_geometry_pairs(args.mead), *tfeid_geometry_pairs(args.tfeid)]
+    if args.only in (None, "geometry"):
         for requested, what in (("prototype", "the emotion's prototype"),
                                 ("reader", "the face's own AU reading")):
             print(f"dlib geometry checks of real faces vs their own neutral face, requested = {what}: "
                   "pass rate (checks)\n")
             print("\n".join(geometry_table(pairs, requested)) + "\n")
+    if args.only in (None, "sharpness"):
+        print("Sharpness of real expressive faces vs their own neutral face (the bar: >= 0.9)\n")
+        print("\n".join(sharpness_table(pairs)) + "\n")
     return 0
 
 

@@ -87,3 +87,20 @@ def test_real_faces_scores_real_clips_against_the_prototypes(tmp_path, capsys, m
 
     assert real_faces.main(["--mead", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_real_faces_sharpness_compares_each_face_with_its_own_neutral_face(astronaut):
+    import numpy as np
+    import real_faces
+    from scipy.ndimage import gaussian_filter
+
+    blurred = np.stack([gaussian_filter(astronaut[..., c].astype(np.float32), 1.0) for c in range(3)], -1)
+    blurred = np.clip(blurred + 0.5, 0, 255).astype(np.uint8)
+    (geometry, sharp), (_, soft) = real_faces._measure(astronaut), real_faces._measure(blurred)
+    assert geometry.mouth_open > 0 and 0 < soft < 0.5 * sharp  # a 1 px blur halves the detail or more
+
+    pairs = [("F", "sad", None, (geometry, sharp), None, (geometry, value)) for value in (sharp, soft, soft)]
+    pairs.append(("F", "happy", None, (geometry, sharp), None, (geometry, float("nan"))))  # no face: left out
+    rows = real_faces.sharpness_table(pairs)
+    (row,) = [line for line in rows if line.startswith("| F |")]
+    assert row.split("|")[2:5] == [" sad ", " 3 ", f" {soft / sharp:.2f} "]
