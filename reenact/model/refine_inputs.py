@@ -138,7 +138,8 @@ def crop_inputs(blurred: torch.Tensor, coarse_field: torch.Tensor, masks: torch.
 
 
 def paste_refined(warped: np.ndarray, color: torch.Tensor, weight: torch.Tensor,
-                  crop_to_region: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+                  crop_to_region: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                  keep: torch.Tensor | None = None) -> np.ndarray:
     """Compose the refiner's paint into the full-resolution warped region (in place, the boxes only).
 
     Args:
@@ -147,18 +148,30 @@ def paste_refined(warped: np.ndarray, color: torch.Tensor, weight: torch.Tensor,
         crop_to_region: (2, 3) affine crop pixels -> region pixels.
         boxes: disjoint (x0, y0, x1, y1) sub-boxes of the region that can change (``gate_boxes``;
             empty: nothing changes).
+        keep: (B, 1, S, S) in [0, 1], or None (0 everywhere): where it is 1 the paint replaces only
+            the warp's detail coarser than a crop pixel (``weight x (color - the warp blurred to
+            the crop's resolution)`` is added), so the photo's own finer detail stays under it;
+            where it is 0 the upsampled colour replaces the warp's pixels by ``weight``.
     """
+    import cv2
     import kornia.geometry.transform as KT
 
     b = color.shape[0]
-    paint = torch.cat([(color.float() + 1.0) * 127.5, weight.float()], 1)
+    layers = [(color.float() + 1.0) * 127.5, weight.float()] + ([keep.float()] if keep is not None else [])
+    paint = torch.cat(layers, 1)
+    sigma = 0.5 * float(np.hypot(*crop_to_region[:, 0]))  # half a crop pixel, in region pixels
     for x0, y0, x1, y1 in boxes:
         m = torch.from_numpy(crop_to_region).float().clone()
         m[:, 2] -= torch.tensor([x0, y0], dtype=torch.float32)
         up = KT.warp_affine(paint, m[None].expand(b, 2, 3).to(paint), (y1 - y0, x1 - x0), mode="bilinear",
                             padding_mode="zeros", align_corners=True).permute(0, 2, 3, 1).cpu().numpy()
         part = warped[:, y0:y1, x0:x1].astype(np.float32)
-        mixed = part + up[..., 3:4] * (up[..., :3] - part)
+        under = part
+        if keep is not None:
+            coarse = np.stack([cv2.GaussianBlur(p, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+                               for p in part])
+            under = part + up[..., 4:5] * (coarse - part)
+        mixed = part + up[..., 3:4] * (up[..., :3] - under)
         warped[:, y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return warped
 

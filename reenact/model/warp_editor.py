@@ -73,6 +73,10 @@ class WarpEditorConfig:
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
     # blurred whole foreheads and cheeks (face sharpness 0.81 of the photo's, 0.93 without)
     texture_gate: bool = False
+    # add the refiner's paint as its upsampled residual over the warp (keeps the photo's detail
+    # finer than the 128 px crop under the paint) instead of replacing the warp's pixels with it;
+    # closing lids are still repainted (the detail of the eye under them must go)
+    detail: bool = True
 
 
 @dataclass(eq=False)
@@ -257,7 +261,8 @@ class WarpEditor:
         if prepared.is_grey:  # grey in, grey out
             color = color.mean(1, keepdim=True).expand(-1, 3, -1, -1)
         weight = crop_masks[:, 2:3] * (1.0 - attention)
-        warped = paste_refined(warped, color, weight, prepared.crop_to_region, boxes)
+        warped = paste_refined(warped, color, weight, prepared.crop_to_region, boxes,
+                               keep=1.0 - _near(crop_masks[:, 1:2]) if self.config.detail else None)
         composed = crop + weight * (color - crop)
         crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()
@@ -284,6 +289,11 @@ class WarpEditor:
         color[..., y0:y1, x0:x1] = c.float()
         attention[..., y0:y1, x0:x1] = a.float()
         return color, attention
+
+
+def _near(mask: torch.Tensor, cells: int = 9) -> torch.Tensor:
+    """A mask grown by ``cells // 2`` crop pixels (max-pooled)."""
+    return torch.nn.functional.max_pool2d(mask, cells, 1, cells // 2)
 
 
 def _span(lo: int, hi: int, margin: int, unit: int, size: int) -> tuple[int, int]:
