@@ -73,9 +73,9 @@ class WarpEditorConfig:
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
     # blurred whole foreheads and cheeks (face sharpness 0.81 of the photo's, 0.93 without)
     texture_gate: bool = False
-    # add the refiner's paint as its upsampled residual over the warp (keeps the photo's detail
-    # finer than the 128 px crop under the paint) instead of replacing the warp's pixels with it;
-    # closing lids are still repainted (the detail of the eye under them must go)
+    # the refiner's paint replaces only the warp's content at the crop's resolution (the photo's
+    # detail finer than the 128 px crop stays under it: ``paste_refined``'s ``keep``); around
+    # closing lids it replaces the pixels outright (the open eye's detail under them must go)
     detail: bool = True
 
 
