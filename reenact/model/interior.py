@@ -31,6 +31,17 @@ _MOUTH_COLS = len(M.LIPS_INNER_UPPER) - 2  # 9 interior columns
 _EYE_COLS = len(M.RIGHT_EYE_UPPER) - 2  # 7
 N_VIRTUAL = 2 * _MOUTH_COLS + 2 * _EYE_COLS
 
+#: The colour of a real mouth's dark interior (the oral cavity: not teeth, not a lit tongue)
+#: relative to the lips' median colour (``lip_colour``), per channel (R, G, B), at 8 heights from
+#: the inner upper lip to the inner lower lip (``mouth_coordinates``' t), and its falloff from the
+#: middle towards the corners (s). Medians over 286 open mouths, TFEID photos and MEAD frames:
+#: ``python benchmarks/mouth_interiors.py``. Darker under the upper lip, lighter towards the
+#: tongue, redder than the lips.
+CAVITY_PROFILE = np.array([[0.310, 0.205, 0.148], [0.330, 0.227, 0.192], [0.348, 0.271, 0.249],
+                           [0.359, 0.281, 0.268], [0.368, 0.288, 0.291], [0.376, 0.296, 0.291],
+                           [0.419, 0.324, 0.321], [0.439, 0.332, 0.328]])
+CAVITY_CORNERS = np.array([0.835, 0.969, 0.983, 0.995, 1.005, 0.977, 0.983, 0.878])
+
 
 def _quads(top: list[int], bottom: list[int]) -> list[tuple[int, int, int]]:
     """Triangles of the band between two runs of vertices (same length), skipping degenerate ones."""
@@ -107,3 +118,61 @@ def interior_points(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.nd
         src_v.append(s_l + (s_u - s_l) * seen)  # anchored to the lower lid
         dst_v.append(d_u)
     return np.concatenate(src_v, 1), np.concatenate(dst_v, 1)
+
+
+def mouth_coordinates(points: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where points lie in a mouth's opening: (t, s), each (N,) in [0, 1].
+
+    t: height from the inner upper lip (0) to the inner lower lip (1), in the same column;
+    s: position from the subject's right mouth corner (0) to the left one (1).
+
+    Args:
+        points: (N, 2) pixel positions. landmarks: (468+, 2) the mesh in the same pixels.
+    """
+    right, left = landmarks[M.LIPS_OUTER_UPPER[0]], landmarks[M.LIPS_OUTER_UPPER[-1]]
+    width = max(float(np.linalg.norm(left - right)), 1e-6)
+    ax = (left - right) / width
+    ay = np.array([-ax[1], ax[0]])
+    s = (points - right) @ ax / width
+    v = (points - right) @ ay
+    rows = []
+    for lip in (M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER):
+        lip_s = (landmarks[list(lip)] - right) @ ax / width
+        lip_v = (landmarks[list(lip)] - right) @ ay
+        order = np.argsort(lip_s)
+        rows.append(np.interp(s, lip_s[order], lip_v[order]))
+    span = rows[1] - rows[0]
+    t = (v - rows[0]) / np.where(np.abs(span) < 1e-6, 1e-6, span)
+    return np.clip(t, 0.0, 1.0), np.clip(s, 0.0, 1.0)
+
+
+def cavity_colour(lip_colour: np.ndarray, t: np.ndarray, s: np.ndarray, *, grey: bool = False) -> np.ndarray:
+    """(N, 3) float colour of a mouth's dark interior at (t, s) (``mouth_coordinates``): the lips'
+    median colour x ``CAVITY_PROFILE`` (per channel, by height) x ``CAVITY_CORNERS`` (by position
+    between the corners). ``grey``: one ratio for all channels (a greyscale photo stays grey)."""
+    bins = (np.arange(len(CAVITY_PROFILE)) + 0.5) / len(CAVITY_PROFILE)
+    profile = CAVITY_PROFILE.mean(1, keepdims=True).repeat(3, 1) if grey else CAVITY_PROFILE
+    ratio = np.stack([np.interp(t, bins, profile[:, c]) for c in range(3)], 1)
+    corner_bins = (np.arange(len(CAVITY_CORNERS)) + 0.5) / len(CAVITY_CORNERS)
+    ratio *= np.interp(s, corner_bins, CAVITY_CORNERS)[:, None]
+    return np.asarray(lip_colour, np.float64).reshape(1, 3) * ratio
+
+
+def cavity_patch(lip_colour: np.ndarray, box: tuple[int, int, int, int], landmarks: np.ndarray, *,
+                 grey: bool = False) -> np.ndarray:
+    """(y1 - y0, x1 - x0, 3) float32 ``cavity_colour`` at every pixel of ``box`` (x0, y0, x1, y1),
+    for a mouth with mesh ``landmarks`` (468+, 2) in the same pixels."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    colour = cavity_colour(lip_colour, *mouth_coordinates(pts, landmarks), grey=grey)
+    return colour.reshape(y1 - y0, x1 - x0, 3).astype(np.float32)
+
+
+def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(3,) float32 median colour of the outer lip contour's pixels."""
+    pts = np.round(landmarks[list(M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER), :2]).astype(int)
+    h, w = image.shape[:2]
+    pts[:, 0] = pts[:, 0].clip(0, w - 1)
+    pts[:, 1] = pts[:, 1].clip(0, h - 1)
+    return np.median(image[pts[:, 1], pts[:, 0]].astype(np.float32), 0)

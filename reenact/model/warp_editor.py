@@ -4,11 +4,11 @@ For each target row: the AU change (target - source) drives the rig (``reenact.m
 a driver's own landmark motion is given (``motion``); the moved mesh is kept possible (lids and
 lips stop at each other, no triangle folds) and brought into the photo by the source's head pose;
 the photo is then warped piecewise-affinely over the mesh (``reenact.model.warp``). Where the
-mouth opens beyond the source's own opening, the new gap shows a mouth cavity (dark, in the
-photo's own lip colour, so a greyscale photo stays grey). With a refiner
-(``reenact.model.refiner``), the GANimation generator then paints, inside the gate of
-``reenact.model.refine_inputs`` only (the cavity, closing lids, rising AUs' regions), what a warp
-cannot make; its paint is composed at full resolution over the warped photo.
+mouth opens beyond the source's own opening, the new gap shows a mouth cavity (a colour model
+measured on real mouths, from the photo's own lip colour, so a greyscale photo stays grey). With
+a refiner (``reenact.model.refiner``), the GANimation generator then paints, inside the gate of
+``reenact.model.refine_inputs`` only (closing lids, the cavity's rim), what a warp cannot make;
+its paint is composed at full resolution over the warped photo.
 
 Everything outside the warp's outer ring is the photo's own pixel; a request equal to the
 source's own AUs (zero change) returns the photo unchanged.
@@ -25,7 +25,7 @@ import torch
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
-from reenact.model.interior import CAVITY, interior_points
+from reenact.model.interior import CAVITY, cavity_patch, interior_points, lip_colour
 from reenact.model.lips import lip_rings
 from reenact.model.refine_inputs import (
     build_masks,
@@ -67,8 +67,11 @@ class WarpEditorConfig:
 
     warp: WarpConfig = field(default_factory=WarpConfig)
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
-    cavity: bool = True  # darken the newly opened part of the mouth (without a refiner)
-    cavity_darkness: float = 0.22  # cavity colour = the source's lip colour x this
+    cavity: bool = True  # darken the newly opened part of the mouth (under the refiner's paint)
+    # the cavity's colour: real mouths' dark interior, measured (``interior.cavity_colour``), or
+    # (False) the source's lip colour x ``cavity_darkness`` everywhere
+    cavity_shaded: bool = True
+    cavity_darkness: float = 0.22
     strength: float = 1.0  # scales every displacement (1 = the rig's own amplitude)
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
     # blurred whole foreheads and cheeks (face sharpness 0.81 of the photo's, 0.93 without)
@@ -77,6 +80,8 @@ class WarpEditorConfig:
     # detail finer than the 128 px crop stays under it: ``paste_refined``'s ``keep``); around
     # closing lids it replaces the pixels outright (the open eye's detail under them must go)
     detail: bool = True
+    # the refiner paints the cavity too (off: the measured cavity stays; see docs/results.md)
+    refiner_cavity: bool = False
 
 
 @dataclass(eq=False)
@@ -138,20 +143,21 @@ class WarpEditor:
         return self
 
     def prepare(self, source: SourceFace) -> WarpFace:
-        landmarks = source.face.landmarks.astype(np.float64)
-        geom = build_geometry(landmarks, source.image.shape[:2], self._open_triangles, self.config.warp)
+        landmarks, image = source.face.landmarks.astype(np.float64), source.image
+        geom = build_geometry(landmarks, image.shape[:2], self._open_triangles, self.config.warp)
         pose = self.rig.pose(landmarks)
         x0, y0, x1, y1 = geom.box
-        region = torch.from_numpy(np.ascontiguousarray(source.image[y0:y1, x0:x1])).permute(2, 0, 1)[None]
+        region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None]
         region = region.float().to(self.device)
         crop_to_region = source.alignment.crop_to_frame - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
+        lips = lip_colour(image, landmarks)
         return WarpFace(
             source=source, box=geom.box, mask=geom.inside.astype(np.float32), geometry=geom, pose=pose,
             canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0], region=region,
-            region_u8=np.ascontiguousarray(source.image[y0:y1, x0:x1]),
-            region_u8x2=upsample2(np.ascontiguousarray(source.image[y0:y1, x0:x1])),
+            region_u8=np.ascontiguousarray(image[y0:y1, x0:x1]),
+            region_u8x2=upsample2(np.ascontiguousarray(image[y0:y1, x0:x1])),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
-            lip_colour=_lip_colour(source.image, landmarks).to(self.device), is_grey=_is_grey(source.image),
+            lip_colour=torch.from_numpy(lips).view(1, 3, 1, 1).to(self.device), is_grey=_is_grey(image),
             blurred=_antialiased(region, source.alignment.scale),
             eye_masks=_eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
             crop_to_region=crop_to_region, grid=crop_grid(crop_to_region, self.crop_size, self.device))
@@ -185,7 +191,7 @@ class WarpEditor:
         dst = self.target_landmarks(prepared, targets, motion)
         coarse, tri, warped = self.warp(prepared, dst)
         if self.config.cavity:
-            warped = self.fill_cavity(prepared, warped, tri)
+            warped = self.fill_cavity(prepared, warped, tri, dst)
         seconds = {"warp": time.perf_counter() - t0}
         crops = attention = None
         if self.refiner is not None:
@@ -215,8 +221,10 @@ class WarpEditor:
                            for i, f in enumerate(fields)])
         return coarse.to(self.device), tri.to(self.device), warped
 
-    def fill_cavity(self, prepared: WarpFace, warped: np.ndarray, tri: torch.Tensor) -> np.ndarray:
-        """Paint the newly opened part of the mouth (the interior's CAVITY band) dark (in place)."""
+    def fill_cavity(self, prepared: WarpFace, warped: np.ndarray, tri: torch.Tensor, dst: np.ndarray
+                    ) -> np.ndarray:
+        """Paint the newly opened part of the mouth (the interior's CAVITY band) dark (in place);
+        ``dst``: (B, 468, 2) the destination meshes (photo pixels)."""
         geom = prepared.geometry
         cavity_tris = torch.from_numpy(geom.labels == CAVITY).to(tri.device)
         in_cavity = ((tri >= 0) & cavity_tris[tri.clamp(min=0)]).float()  # (B, P)
@@ -229,7 +237,12 @@ class WarpEditor:
         weight = upsample_field(torch.maximum(soft, 0.999 * cells), geom.step, geom.size)
         x0, y0, x1, y1 = box
         w = weight[:, 0, y0:y1, x0:x1, None].cpu().numpy()
-        colour = (prepared.lip_colour.view(1, 1, 1, 3) * self.config.cavity_darkness).cpu().numpy()
+        lips = prepared.lip_colour.view(3).cpu().numpy()
+        if self.config.cavity_shaded:
+            local = dst - np.asarray(geom.box[:2], np.float64)
+            colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])
+        else:
+            colour = (lips * self.config.cavity_darkness).reshape(1, 1, 1, 3)
         part = warped[:, y0:y1, x0:x1].astype(np.float32)
         warped[:, y0:y1, x0:x1] = np.clip(part + w * (colour - part) + 0.5, 0, 255).astype(np.uint8)
         return warped
@@ -261,6 +274,8 @@ class WarpEditor:
         if prepared.is_grey:  # grey in, grey out
             color = color.mean(1, keepdim=True).expand(-1, 3, -1, -1)
         weight = crop_masks[:, 2:3] * (1.0 - attention)
+        if not self.config.refiner_cavity:
+            weight = weight * (1.0 - crop_masks[:, 0:1])
         warped = paste_refined(warped, color, weight, prepared.crop_to_region, boxes,
                                keep=1.0 - _near(crop_masks[:, 1:2]) if self.config.detail else None)
         composed = crop + weight * (color - crop)
@@ -371,16 +386,6 @@ def _eye_masks(landmarks: np.ndarray, geom: WarpGeometry) -> torch.Tensor:
     out = [PolyPath(landmarks[list(eye), :2]).contains_points(pts).reshape(gh, gw)
            for eye in (M.RIGHT_EYE, M.LEFT_EYE)]
     return torch.from_numpy(np.stack(out).astype(np.float32))
-
-
-def _lip_colour(image: np.ndarray, landmarks: np.ndarray) -> torch.Tensor:
-    """(1, 3, 1, 1) median colour of the lip ring (between the outer and inner lip contours)."""
-    pts = np.round(landmarks[list(M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER), :2]).astype(int)
-    h, w = image.shape[:2]
-    pts[:, 0] = pts[:, 0].clip(0, w - 1)
-    pts[:, 1] = pts[:, 1].clip(0, h - 1)
-    colour = np.median(image[pts[:, 1], pts[:, 0]].astype(np.float32), 0)
-    return torch.from_numpy(colour).view(1, 3, 1, 1)
 
 
 def _is_grey(image: np.ndarray) -> bool:

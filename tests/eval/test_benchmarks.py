@@ -104,3 +104,28 @@ def test_real_faces_sharpness_compares_each_face_with_its_own_neutral_face(astro
     rows = real_faces.sharpness_table(pairs)
     (row,) = [line for line in rows if line.startswith("| F |")]
     assert row.split("|")[2:5] == [" sad ", " 3 ", f" {soft / sharp:.2f} "]
+
+
+def test_mouth_interiors_reads_the_cavity_model_back_from_a_warped_mouth(astronaut):
+    """The measurement behind ``interior.CAVITY_PROFILE``, run on the warp's own surprise on the
+    astronaut (whose cavity is that model): its middle heights read the profile back; the
+    astronaut's own smile (teeth, no dark cavity) is not counted."""
+    import mouth_interiors
+    import numpy as np
+
+    from reenact.au.space import preset
+    from reenact.face.tracking import FaceTracker
+    from reenact.model import interior
+    from reenact.model.registry import build_editor
+    from reenact.pipelines import ReenactPipeline
+
+    editor = build_editor("warp")
+    prepared = editor.prepare(ReenactPipeline(editor).prepare_source(astronaut))
+    frame = prepared.assemble(editor.edit(prepared, preset("surprise")[None]).regions)[0]
+    with FaceTracker() as tracker:
+        opened, own = tracker.detect(frame), tracker.detect(astronaut)
+    assert mouth_interiors.face_ratios(astronaut, own.landmarks) is None
+    by_height, by_corner = mouth_interiors.face_ratios(frame, opened.landmarks, min_gap=0.1, min_width=20)
+    middle = slice(2, 6)
+    assert np.abs(by_height[middle] / interior.CAVITY_PROFILE[middle] - 1).max() < 0.2
+    assert by_height[middle, 0].min() > by_height[middle, 2].max()  # redder than the lips

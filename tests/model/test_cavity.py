@@ -1,0 +1,72 @@
+"""The opened mouth's cavity: coordinates in the opening, the measured colour model, and the
+editor showing it (the refiner does not paint over it) on a real face."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.path import Path as PolyPath
+
+from reenact.au.space import preset
+from reenact.model import interior
+from reenact.model import mesh as M
+from reenact.pipelines import ReenactPipeline
+
+
+def test_mouth_coordinates_run_from_lip_to_lip_and_corner_to_corner(astronaut_face):
+    lm = astronaut_face.landmarks[:, :2].astype(np.float64)
+    up, lo = lm[13], lm[14]  # the inner lips' middle points
+    pts = np.stack([up, lo, (up + lo) / 2, lm[61], lm[291]])
+    t, s = interior.mouth_coordinates(pts, lm)
+    assert t[0] < 0.05 and t[1] > 0.95 and abs(t[2] - 0.5) < 0.1
+    assert abs(s[2] - 0.5) < 0.1 and s[3] < 0.02 and s[4] > 0.98
+
+
+def test_the_cavity_colour_is_dark_redder_than_the_lips_and_grey_for_grey():
+    lips = np.array([200.0, 120.0, 120.0])
+    t = np.array([0.05, 0.95, 0.5, 0.5])
+    s = np.array([0.5, 0.5, 0.5, 0.02])
+    c = interior.cavity_colour(lips, t, s)
+    assert (c < 0.5 * lips).all()  # darker than the lips
+    assert c[0].mean() < c[1].mean()  # darker under the upper lip than towards the tongue
+    assert c[3].mean() < c[2].mean()  # and towards the corners
+    assert (c[:, 0] / lips[0] > c[:, 2] / lips[2]).all()  # redder than the lips
+    g = interior.cavity_colour(np.full(3, 150.0), t, s, grey=True)
+    assert np.ptp(g, axis=1).max() == 0
+
+
+def _cavity_core(prepared, dst):
+    """Region pixels in the middle of the destination mouth's opening (t 0.35-0.65, s 0.3-0.7)."""
+    x0, y0, x1, y1 = prepared.box
+    lm = dst - [x0, y0]
+    ys, xs = np.mgrid[0:y1 - y0, 0:x1 - x0]
+    pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    inside = PolyPath(lm[list(M.MOUTH_INNER)]).contains_points(pts)
+    t, s = interior.mouth_coordinates(pts, lm)
+    core = inside & (t > 0.35) & (t < 0.65) & (s > 0.3) & (s < 0.7)
+    return core.reshape(y1 - y0, x1 - x0)
+
+
+def test_an_opened_mouth_shows_the_measured_cavity_not_the_refiners_paint(astronaut):
+    """Surprise on the astronaut (whose smile shows teeth): the middle of the opened mouth is
+    the cavity model's dark red, the same with and without the refiner (its paint, a grey mean
+    of teeth and shadow, stays off it); with ``refiner_cavity`` the refiner paints it again."""
+    from reenact.model.refiner import load_refiner
+    from reenact.model.registry import load_registered_rig
+    from reenact.model.warp_editor import WarpEditor, WarpEditorConfig
+    from reenact.weights import fetch
+
+    rig, refiner = load_registered_rig(), load_refiner(fetch("refiner", quiet=True))
+    editors = {"warp": WarpEditor(rig), "refined": WarpEditor(rig, refiner=refiner),
+               "painted": WarpEditor(rig, WarpEditorConfig(refiner_cavity=True), refiner=refiner)}
+    out = {}
+    for name, editor in editors.items():
+        prepared = editor.prepare(ReenactPipeline(editor).prepare_source(astronaut))
+        out[name] = editor.edit(prepared, preset("surprise")[None]).regions[0].astype(int)
+    dst = editors["warp"].target_landmarks(prepared, preset("surprise")[None])[0]
+    core = _cavity_core(prepared, dst)
+    assert core.sum() > 40
+    assert np.abs(out["refined"][core] - out["warp"][core]).max() <= 1
+    assert np.abs(out["painted"][core] - out["warp"][core]).mean() > 5
+    cavity = out["warp"][core].mean(0)
+    lips = interior.lip_colour(astronaut, prepared.source.face.landmarks)
+    assert cavity.mean() < 0.5 * lips.mean() and cavity[0] > cavity[2]  # dark, red before blue
