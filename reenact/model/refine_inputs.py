@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from reenact.au.space import COND_NAMES
 from reenact.model import mesh as M
 from reenact.model.interior import CAVITY
+from reenact.model.warp import WarpGeometry
 
 #: AUs whose rise may show texture (wrinkles, folds) that a warp cannot make.
 TEXTURE_AUS = ("AU01", "AU02", "AU04", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU17")
@@ -218,3 +219,26 @@ def gate_box(gate: torch.Tensor, step: int, size: tuple[int, int], pad: int = 2
         return None
     ys, xs = torch.nonzero(on, as_tuple=True)
     return _cell_box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()), step, size, pad)
+
+
+def antialiased(region: torch.Tensor, scale: float) -> torch.Tensor:
+    """The region blurred to the refiner crop's sampling rate (``scale`` crop px per photo px)."""
+    from kornia.filters import gaussian_blur2d
+
+    if scale >= 0.8:
+        return region
+    sigma = 0.45 / scale
+    k = 2 * int(np.ceil(3 * sigma)) + 1
+    return gaussian_blur2d(region, (k, k), (sigma, sigma), border_type="reflect")
+
+
+def eye_masks(landmarks: np.ndarray, geom: WarpGeometry) -> torch.Tensor:
+    """(2, gh, gw) float: the source's eye openings (right, left), on the coarse grid."""
+    from matplotlib.path import Path as PolyPath
+
+    gh, gw = geom.grid_size
+    ys, xs = np.mgrid[0:gh, 0:gw] * geom.step + geom.offset
+    pts = np.stack([xs.ravel(), ys.ravel()], 1)
+    out = [PolyPath(landmarks[list(eye), :2]).contains_points(pts).reshape(gh, gw)
+           for eye in (M.RIGHT_EYE, M.LEFT_EYE)]
+    return torch.from_numpy(np.stack(out).astype(np.float32))

@@ -222,19 +222,26 @@ def lid_openness(source_blink: np.ndarray, target_blink: np.ndarray) -> np.ndarr
 
 
 def set_lid_openness(moved: np.ndarray, unblinked: np.ndarray, openness: np.ndarray, *,
-                     min_gap: float = 0.04) -> np.ndarray:
+                     min_gap: float = 0.04, across: bool = True) -> np.ndarray:
     """Put each upper-lid contour point at ``openness`` x its gap to the lower lid.
 
     A linear basis cannot close an eye exactly (eyes differ in size); the lid gap is set here
     instead. Args: moved (B, 478, 3) the rigged faces; unblinked (B, 478, 3) the same without the
     AU45 change (its lid gap is the one scaled); openness (B, 2) from ``lid_openness``.
+    ``across``: the upper lid also closes across and in depth by that fraction: a closed eye is a
+    line in any head pose (height alone left a turned head's winks 0.78 closed in the photo).
     """
     out = np.array(moved, np.float64, copy=True)
     for side, (upper, lower) in enumerate(EYE_SIDES):
         up, lo = list(upper[1:-1]), list(lower[1:-1])
-        gap = np.maximum(unblinked[:, lo, 1] - unblinked[:, up, 1], 0.0)  # (B, 7)
+        offset = unblinked[:, lo] - unblinked[:, up]  # (B, 7, 3) upper -> lower lid
+        gap = np.maximum(offset[..., 1], 0.0)  # (B, 7)
         want = np.maximum(openness[:, side:side + 1] * gap, np.minimum(min_gap, gap))
         out[:, up, 1] = out[:, lo, 1] - want
+        if across:  # a closing lid also meets its partner across and in depth, not only in height
+            closed = 1.0 - np.clip(want / np.maximum(gap, 1e-9), 0.0, 1.0)  # (B, 7) 0: not closing
+            for axis in (0, 2):
+                out[:, up, axis] += closed * (out[:, lo, axis] - out[:, up, axis])
     return out
 
 

@@ -26,12 +26,15 @@ from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import CAVITY, cavity_patch, interior_points, lip_colour
+from reenact.model.lashes import draw_lashes, lash_colours
 from reenact.model.lips import lip_rings
 from reenact.model.refine_inputs import (
+    antialiased,
     build_masks,
     crop_grid,
     crop_inputs,
     eye_closing,
+    eye_masks,
     gate_box,
     gate_boxes,
     paste_refined,
@@ -82,6 +85,7 @@ class WarpEditorConfig:
     detail: bool = True
     # the refiner paints the cavity too (off: the measured cavity stays; see docs/results.md)
     refiner_cavity: bool = False
+    lashes: bool = True  # draw the line of lashes where a closed eye's lids meet (``lashes``)
 
 
 @dataclass(eq=False)
@@ -100,6 +104,7 @@ class WarpFace(PreparedFace):
     is_grey: bool = False
     blurred: torch.Tensor | None = None  # (1, 3, h, w) anti-aliased region for the refiner's crop
     eye_masks: torch.Tensor | None = None  # (2, gh, gw) the source's eye openings on the grid
+    lash_colours: np.ndarray | None = None  # (2, 3) the source's lash colour per eye
     crop_to_region: np.ndarray | None = None  # (2, 3) refiner crop pixels -> region pixels
     grid: torch.Tensor | None = None  # (1, S, S, 2) region position of every crop pixel
 
@@ -158,8 +163,9 @@ class WarpEditor:
             region_u8x2=upsample2(np.ascontiguousarray(image[y0:y1, x0:x1])),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
             lip_colour=torch.from_numpy(lips).view(1, 3, 1, 1).to(self.device), is_grey=_is_grey(image),
-            blurred=_antialiased(region, source.alignment.scale),
-            eye_masks=_eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
+            blurred=antialiased(region, source.alignment.scale),
+            eye_masks=eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
+            lash_colours=lash_colours(image, landmarks),
             crop_to_region=crop_to_region, grid=crop_grid(crop_to_region, self.crop_size, self.device))
 
     def target_landmarks(self, prepared: WarpFace, targets: np.ndarray, motion: np.ndarray | None = None
@@ -199,6 +205,10 @@ class WarpEditor:
             warped, crops, attention = self.refine(prepared, targets, dst, coarse, tri, warped,
                                                    precision=precision)
             seconds["generate"] = time.perf_counter() - t1
+        if self.config.lashes:
+            src = prepared.source.face.landmarks[:M.N_MESH, :2].astype(np.float64)
+            local = dst - np.asarray(prepared.box[:2], np.float64)
+            warped = draw_lashes(warped, local, eye_closing(src, dst), prepared.lash_colours)
         return EditedBatch(regions=warped, attention=attention, crops=crops, seconds=seconds)
 
     def warp(self, prepared: WarpFace, dst: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
@@ -363,29 +373,6 @@ def _lid_margin_lifted(src: np.ndarray, dst: np.ndarray, *, lift: float = 0.25) 
         out[:, up] += lift * closing[:, None, None] * opening[None]
         out[:, lo] -= lift * closing[:, None, None] * opening[None]
     return out
-
-
-def _antialiased(region: torch.Tensor, scale: float) -> torch.Tensor:
-    """The region blurred to the refiner crop's sampling rate (``scale`` crop px per photo px)."""
-    from kornia.filters import gaussian_blur2d
-
-    if scale >= 0.8:
-        return region
-    sigma = 0.45 / scale
-    k = 2 * int(np.ceil(3 * sigma)) + 1
-    return gaussian_blur2d(region, (k, k), (sigma, sigma), border_type="reflect")
-
-
-def _eye_masks(landmarks: np.ndarray, geom: WarpGeometry) -> torch.Tensor:
-    """(2, gh, gw) float: the source's eye openings (right, left), on the coarse grid."""
-    from matplotlib.path import Path as PolyPath
-
-    gh, gw = geom.grid_size
-    ys, xs = np.mgrid[0:gh, 0:gw] * geom.step + geom.offset
-    pts = np.stack([xs.ravel(), ys.ravel()], 1)
-    out = [PolyPath(landmarks[list(eye), :2]).contains_points(pts).reshape(gh, gw)
-           for eye in (M.RIGHT_EYE, M.LEFT_EYE)]
-    return torch.from_numpy(np.stack(out).astype(np.float32))
 
 
 def _is_grey(image: np.ndarray) -> bool:
