@@ -81,12 +81,14 @@ def _columns(points: np.ndarray, upper, lower) -> tuple[np.ndarray, np.ndarray]:
     return points[..., list(upper[1:-1]), :], points[..., list(lower[1:-1]), :]
 
 
-def interior_points(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interior_points(src: np.ndarray, dst: np.ndarray, *, upper: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Source and destination positions of the virtual vertices.
 
     Args:
         src: (468+, 2) source mesh points (pixels).
         dst: (B, 468+, 2) destination mesh points.
+        upper: the share of the source's mouth interior (from the inner upper lip) that moves
+            with the upper lip (the upper teeth); the rest moves with the lower lip.
 
     Returns:
         (B, N_VIRTUAL, 2) source positions, (B, N_VIRTUAL, 2) destination positions.
@@ -97,17 +99,17 @@ def interior_points(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.nd
     d_up, d_lo = _columns(dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
     hs = np.linalg.norm(s_lo - s_up, axis=-1, keepdims=True)
     hd = np.linalg.norm(d_lo - d_up, axis=-1, keepdims=True)
-    k = np.minimum(hs, hd) / 2.0
+    k_up, k_lo = upper * np.minimum(hs, hd), (1.0 - upper) * np.minimum(hs, hd)
     # lips that (nearly) meet hide the mouth: below a fifth of the photo's widest opening the
     # visible part of the interior fades out, so a closing mouth shows the lips' inner edges,
     # not a jagged line of teeth
     shown = np.clip((hd / np.maximum(hs.max(-2, keepdims=True), 1e-9) - 0.1) / 0.2, 0.0, 1.0)
     shown = np.where(hd >= hs, 1.0, shown)  # only a closing mouth hides (no change: no change)
     into_lip = 0.04 * hs.max(-2, keepdims=True)  # hidden: sample just inside the lips, not their edge
-    fs = (k * shown - (1.0 - shown) * into_lip) / np.maximum(hs, 1e-9)
-    fd = k / np.maximum(hd, 1e-9)
-    src_a, src_b2 = s_up + (s_lo - s_up) * fs, s_lo - (s_lo - s_up) * fs
-    dst_a, dst_b = d_up + (d_lo - d_up) * fd, d_lo - (d_lo - d_up) * fd
+    fs_up, fs_lo = ((k * shown - (1.0 - shown) * into_lip) / np.maximum(hs, 1e-9) for k in (k_up, k_lo))
+    fd_up, fd_lo = (k / np.maximum(hd, 1e-9) for k in (k_up, k_lo))
+    src_a, src_b2 = s_up + (s_lo - s_up) * fs_up, s_lo - (s_lo - s_up) * fs_lo
+    dst_a, dst_b = d_up + (d_lo - d_up) * fd_up, d_lo - (d_lo - d_up) * fd_lo
     src_v, dst_v = [src_a, src_b2], [dst_a, dst_b]
     for upper, lower in ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER)):
         s_u, s_l = _columns(src_b, upper, lower)
@@ -156,6 +158,33 @@ def cavity_colour(lip_colour: np.ndarray, t: np.ndarray, s: np.ndarray, *, grey:
     corner_bins = (np.arange(len(CAVITY_CORNERS)) + 0.5) / len(CAVITY_CORNERS)
     ratio *= np.interp(s, corner_bins, CAVITY_CORNERS)[:, None]
     return np.asarray(lip_colour, np.float64).reshape(1, 3) * ratio
+
+
+def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int], *, upper: float = 0.5
+                 ) -> np.ndarray:
+    """(B, y1 - y0, x1 - x0) float32 in [0, 1]: how much of each pixel of ``box`` the CAVITY band
+    covers (its polygon between the A and B vertices; 4 x 4 samples a pixel), for the source mesh
+    ``src`` (468+, 2) and destination meshes ``dst`` (B, 468, 2), all in the box's frame of
+    pixels. Sharper than the warp's coarse grid, whose cells drew its edge as steps that cut into
+    the teeth."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    _, virt = interior_points(src[:M.N_MESH], dst, upper=upper)
+    up = list(M.LIPS_INNER_UPPER)
+    h, w, k = y1 - y0, x1 - x0, 4  # k x k samples a pixel
+    out = np.zeros((len(dst), h, w), np.float32)
+    fine = np.zeros((h * k, w * k), np.uint8)
+    for b in range(len(dst)):
+        a, lo = virt[b, :_MOUTH_COLS], virt[b, _MOUTH_COLS:2 * _MOUTH_COLS]
+        poly = np.concatenate([dst[b, up[:1]], a, dst[b, up[-1:]], lo[::-1]]) - [x0, y0]
+        x, y = poly[:, 0], poly[:, 1]
+        if abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) < 1.0:  # under half a pixel:
+            continue  # no cavity (a degenerate polygon would still rasterise its outline)
+        fine[:] = 0  # pixel centres at integers, here and in cv2: fine pixel j is at (j + 0.5) / k - 0.5
+        cv2.fillPoly(fine, [np.round(((poly + 0.5) * k - 0.5) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        out[b] = fine.reshape(h, k, w, k).mean((1, 3))
+    return out
 
 
 def cavity_patch(lip_colour: np.ndarray, box: tuple[int, int, int, int], landmarks: np.ndarray, *,

@@ -25,7 +25,7 @@ import torch
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
-from reenact.model.interior import CAVITY, cavity_patch, interior_points, lip_colour
+from reenact.model.interior import CAVITY, cavity_cover, cavity_patch, interior_points, lip_colour
 from reenact.model.lashes import draw_lashes, lash_colours
 from reenact.model.lips import lip_rings
 from reenact.model.refine_inputs import (
@@ -58,7 +58,6 @@ from reenact.model.warp import (
     build_geometry,
     remap,
     upsample2,
-    upsample_field,
 )
 
 _BLINK = [COND_NAMES.index("AU45_R"), COND_NAMES.index("AU45_L")]  # subject's right, left: EYE_SIDES
@@ -74,6 +73,7 @@ class WarpEditorConfig:
     # the cavity's colour: real mouths' dark interior, measured (``interior.cavity_colour``), or
     # (False) the source's lip colour x ``cavity_darkness`` everywhere
     cavity_shaded: bool = True
+    upper_teeth: float = 0.5  # share of the photo's mouth interior that moves with the upper lip
     cavity_darkness: float = 0.22
     strength: float = 1.0  # scales every displacement (1 = the rig's own amplitude)
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
@@ -218,7 +218,7 @@ class WarpEditor:
         offset = np.array(geom.box[:2], np.float64)
         b = len(dst)
         src_mesh = geom.vertices.astype(np.float64)
-        virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset)
+        virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset, upper=self.config.upper_teeth)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
         src_v = np.concatenate([_lid_margin_lifted(fixed, dst - offset), virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
@@ -243,13 +243,12 @@ class WarpEditor:
         box = gate_box(cells[:, 0], geom.step, geom.size)
         if box is None:
             return warped
-        soft = torch.nn.functional.avg_pool2d(cells, 3, 1, 1, count_include_pad=False)
-        weight = upsample_field(torch.maximum(soft, 0.999 * cells), geom.step, geom.size)
         x0, y0, x1, y1 = box
-        w = weight[:, 0, y0:y1, x0:x1, None].cpu().numpy()
+        local = dst - np.asarray(geom.box[:2], np.float64)
+        src = geom.vertices.astype(np.float64)
+        w = cavity_cover(src, local, box, upper=self.config.upper_teeth)[..., None]
         lips = prepared.lip_colour.view(3).cpu().numpy()
         if self.config.cavity_shaded:
-            local = dst - np.asarray(geom.box[:2], np.float64)
             colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])
         else:
             colour = (lips * self.config.cavity_darkness).reshape(1, 1, 1, 3)

@@ -70,3 +70,38 @@ def test_an_opened_mouth_shows_the_measured_cavity_not_the_refiners_paint(astron
     cavity = out["warp"][core].mean(0)
     lips = interior.lip_colour(astronaut, prepared.source.face.landmarks)
     assert cavity.mean() < 0.5 * lips.mean() and cavity[0] > cavity[2]  # dark, red before blue
+
+
+def _opened(landmarks: np.ndarray, drop: float) -> np.ndarray:
+    """(1, 468, 2) the mesh with its inner lower lip moved down by ``drop`` pixels."""
+    dst = landmarks[None, :M.N_MESH, :2].astype(np.float64).copy()
+    lower = list(M.LIPS_INNER_LOWER[1:-1])
+    dst[0, lower, 1] += drop
+    return dst
+
+
+def test_the_cavity_cover_is_the_cavity_polygon_at_pixel_resolution(astronaut_face):
+    src = astronaut_face.landmarks[:M.N_MESH, :2].astype(np.float64)
+    dst = _opened(src, 12.0)
+    box = (150, 100, 380, 260)
+    cover = interior.cavity_cover(src, dst, box)[0]
+    _, virt = interior.interior_points(src, dst)
+    up = list(M.LIPS_INNER_UPPER)
+    poly = np.concatenate([dst[0, up[:1]], virt[0, :9], dst[0, up[-1:]], virt[0, 9:18][::-1]])
+    x, y = poly[:, 0], poly[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+    assert area > 100 and abs(cover.sum() - area) < 0.03 * area
+    assert ((cover > 0) & (cover < 1)).sum() < 0.5 * (cover == 1).sum()  # a sharp, anti-aliased edge
+
+
+def test_the_upper_teeth_share_of_the_interior_moves_with_the_upper_lip(astronaut_face):
+    src = astronaut_face.landmarks[:M.N_MESH, :2].astype(np.float64)
+    dst = _opened(src, 12.0)
+    up, lo = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
+    for share in (0.5, 0.7):
+        s_v, d_v = interior.interior_points(src, dst, upper=share)
+        seen = np.linalg.norm(src[lo] - src[up], axis=1)  # the photo's own opening per column
+        np.testing.assert_allclose(s_v[0, :9], src[up] + share * (src[lo] - src[up]), atol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(d_v[0, :9] - dst[0, up], axis=1), share * seen, atol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(d_v[0, 9:18] - dst[0, lo], axis=1), (1 - share) * seen,
+                                   atol=1e-6)
