@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reenact.model import mesh as M
-
-EYES = ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER))  # subject R, L
+from reenact.model.rig import EYE_SIDES
 
 
 def lash_colours(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -24,7 +22,7 @@ def lash_colours(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     the pixels on and around (3 x 3) the source's upper lid contour: its lashes."""
     h, w = image.shape[:2]
     out = []
-    for upper, _ in EYES:
+    for upper, _ in EYE_SIDES:
         pts = np.round(landmarks[list(upper), :2]).astype(int)
         around = np.concatenate([pts + [dx, dy] for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
         colour = image[around[:, 1].clip(0, h - 1), around[:, 0].clip(0, w - 1)].astype(np.float32)
@@ -66,7 +64,7 @@ def draw_lashes(region: np.ndarray, dst: np.ndarray, closing: np.ndarray, colour
     h, w = region.shape[1:3]
     strength = np.clip((closing - start) / (full - start), 0.0, 1.0)
     for b, side in zip(*np.nonzero(strength), strict=True):
-        upper, lower = EYES[side]
+        upper, lower = EYE_SIDES[side]
         line = 0.5 * (dst[b, list(upper)] + dst[b, list(lower)])  # where the lids meet
         half = 0.5 * thickness * float(np.linalg.norm(dst[b, upper[0]] - dst[b, upper[-1]]))
         x0, y0 = (max(int(np.floor(v - half - 2)), 0) for v in line.min(0))

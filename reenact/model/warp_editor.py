@@ -100,7 +100,7 @@ class WarpFace(PreparedFace):
     region_u8: np.ndarray | None = None  # (h, w, 3) uint8 the same
     region_u8x2: np.ndarray | None = None  # ``warp.upsample2(region_u8)``, what the warp samples
     inside: torch.Tensor | None = None  # (1, 1, h, w) bool, inside the ring
-    lip_colour: torch.Tensor | None = None  # (1, 3, 1, 1) median colour of the source's lips
+    lip_colour: np.ndarray | None = None  # (3,) median colour of the source's lips
     is_grey: bool = False
     blurred: torch.Tensor | None = None  # (1, 3, h, w) anti-aliased region for the refiner's crop
     eye_masks: torch.Tensor | None = None  # (2, gh, gw) the source's eye openings on the grid
@@ -155,14 +155,13 @@ class WarpEditor:
         region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None]
         region = region.float().to(self.device)
         crop_to_region = source.alignment.crop_to_frame - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
-        lips = lip_colour(image, landmarks)
         return WarpFace(
             source=source, box=geom.box, mask=geom.inside.astype(np.float32), geometry=geom, pose=pose,
             canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0], region=region,
             region_u8=np.ascontiguousarray(image[y0:y1, x0:x1]),
             region_u8x2=upsample2(np.ascontiguousarray(image[y0:y1, x0:x1])),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
-            lip_colour=torch.from_numpy(lips).view(1, 3, 1, 1).to(self.device), is_grey=_is_grey(image),
+            lip_colour=lip_colour(image, landmarks), is_grey=_is_grey(image),
             blurred=antialiased(region, source.alignment.scale),
             eye_masks=eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
             lash_colours=lash_colours(image, landmarks),
@@ -247,7 +246,7 @@ class WarpEditor:
         local = dst - np.asarray(geom.box[:2], np.float64)
         src = geom.vertices.astype(np.float64)
         w = cavity_cover(src, local, box, upper=self.config.upper_teeth)[..., None]
-        lips = prepared.lip_colour.view(3).cpu().numpy()
+        lips = prepared.lip_colour
         if self.config.cavity_shaded:
             colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])
         else:

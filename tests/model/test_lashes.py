@@ -6,7 +6,7 @@ import numpy as np
 
 from reenact.au.space import TABLE_AU_NAMES, preset
 from reenact.model import mesh as M
-from reenact.model.lashes import EYES, draw_lashes, lash_colours
+from reenact.model.lashes import draw_lashes, lash_colours
 from reenact.model.rig import EYE_SIDES, set_lid_openness
 
 COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
@@ -15,7 +15,7 @@ COL = {n: i for i, n in enumerate(TABLE_AU_NAMES)}
 def _eye_mesh(centre=(50.0, 30.0), width=40.0) -> np.ndarray:
     """(468, 2) a mesh whose right eye is an open almond at ``centre`` (other points far away)."""
     pts = np.full((M.N_MESH, 2), -100.0)
-    upper, lower = EYES[0]
+    upper, lower = EYE_SIDES[0]
     xs = np.linspace(-width / 2, width / 2, len(upper))
     pts[list(upper)] = np.c_[centre[0] + xs, centre[1] - 6 * np.cos(np.pi * xs / width)]
     pts[list(lower)] = np.c_[centre[0] + xs, centre[1] + 4 * np.cos(np.pi * xs / width)]
