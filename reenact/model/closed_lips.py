@@ -1,0 +1,113 @@
+"""Lips that close over teeth show lip, not a strip of teeth.
+
+MediaPipe puts the inner lip contour of a mouth that shows its teeth on the teeth, a pixel or two
+inside the lips' real edge, and a smile stretches the lips thin. When the warp closes such a mouth
+it stretches the lips back to their rest height, and the strip of teeth (and the dark gap at the
+gums) inside the lip triangles with them: a row of teeth between closed lips. Here the pixels of
+the closing lips that are far brighter (teeth) or darker (the gap) than the photo's own lip are
+replaced by the lip colour around them, in proportion to how far the mouth closed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.model import mesh as M
+
+_UP, _LO = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LIPS = (M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER[::-1][1:-1],  # the outer polygon of both lips
+         M.LIPS_INNER_UPPER + M.LIPS_INNER_LOWER[::-1][1:-1])  # the opening inside them
+
+
+def mouth_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(B,) how far the mouth closed: 1 - destination / source inner-lip opening (0: not closing);
+    ``src`` (468+, 2) and ``dst`` (B, 468+, 2) mesh points in the same pixels."""
+    gs = np.linalg.norm(src[_LO] - src[_UP], axis=-1).sum()
+    gd = np.linalg.norm(dst[:, _LO] - dst[:, _UP], axis=-1).sum(-1)
+    return np.clip(1.0 - gd / max(gs, 1e-6), 0.0, 1.0)
+
+
+def lip_reference(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(3,) float32 median colour of the middle of the lower lip (its central half in width, the
+    middle half of its height): the lip's own colour, away from teeth, skin and the lips' edges."""
+    inner, outer = landmarks[list(M.LIPS_INNER_LOWER), :2], landmarks[list(M.LIPS_OUTER_LOWER), :2]
+    t = np.linspace(0.25, 0.75, 5)
+    cols = range(3, len(inner) - 3)  # the central points of the lower lip
+    pts = np.concatenate([inner[c] + t[:, None] * (outer[c] - inner[c]) for c in cols])
+    h, w = image.shape[:2]
+    x = np.round(pts[:, 0]).astype(int).clip(0, w - 1)
+    y = np.round(pts[:, 1]).astype(int).clip(0, h - 1)
+    return np.median(image[y, x].astype(np.float32), 0)
+
+
+def _polygon(shape: tuple[int, int], poly: np.ndarray, k: int = 4) -> np.ndarray:
+    """(h, w) float32 coverage of a polygon (pixels), ``k`` x ``k`` samples a pixel."""
+    import cv2
+
+    h, w = shape
+    fine = np.zeros((h * k, w * k), np.uint8)
+    cv2.fillPoly(fine, [np.round(((poly + 0.5) * k - 0.5) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return fine.reshape(h, k, w, k).mean((1, 3))
+
+
+def off_lip(pixels: np.ndarray, lip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How clearly pixels (..., 3) are not lip of colour ``lip`` (3,): two (...,) float32 in
+    [0, 1], much brighter (teeth, whose red also falls towards their green) and much darker (the
+    gap at the gums)."""
+    luma, lip_luma = pixels @ _LUMA, max(float(lip @ _LUMA), 1.0)
+    ratio = luma / lip_luma
+    red = (pixels[..., 0] - pixels[..., 1]) / np.maximum(luma, 1.0)  # teeth: near 0, lips: 0.3-0.9
+    lip_red = float(lip[0] - lip[1]) / lip_luma
+    if lip_red > 0.1:  # teeth are about as bright as lips but far less red
+        paler = np.clip((0.75 * lip_red - red) / (0.35 * lip_red), 0.0, 1.0)
+        bright = np.clip((ratio - 0.85) / 0.2, 0.0, 1.0) * paler
+    else:  # a grey photo: brightness alone
+        bright = np.clip((ratio - 1.15) / 0.2, 0.0, 1.0)
+    dark = np.clip((0.6 - ratio) / 0.2, 0.0, 1.0)
+    return bright.astype(np.float32), dark.astype(np.float32)
+
+
+def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np.ndarray, *,
+               start: float = 0.25, full: float = 0.6, shut: tuple[float, float] = (0.75, 0.95),
+               ) -> np.ndarray:
+    """Replace the off-lip pixels of closing lips by the lip colour around them (in place).
+
+    Args:
+        warped: (B, h, w, 3) uint8 warped regions.
+        dst: (B, 468+, 2) destination meshes in the region's pixels.
+        closing: (B,) ``mouth_closing``; the lips change from ``start`` on, fully from ``full``;
+            the teeth in what is left of the opening only as the mouth shuts (``shut``: from, full).
+        lip: (3,) the photo's lip colour (``lip_reference``).
+    """
+    import cv2
+
+    h, w = warped.shape[1:3]
+    for b in np.flatnonzero(closing > start):
+        strength = min((closing[b] - start) / (full - start), 1.0)
+        teeth = float(np.clip((closing[b] - shut[0]) / (shut[1] - shut[0]), 0.0, 1.0))
+        outer = dst[b, list(_LIPS[0])]
+        x0, y0 = (max(int(np.floor(v)) - 3, 0) for v in outer.min(0))
+        x1, y1 = min(int(np.ceil(outer[:, 0].max())) + 4, w), min(int(np.ceil(outer[:, 1].max())) + 4, h)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        origin = np.array([x0, y0], np.float64)
+        shape = (y1 - y0, x1 - x0)
+        mouth = _polygon(shape, outer - origin)
+        lips = np.clip(mouth - _polygon(shape, dst[b, list(_LIPS[1])] - origin), 0, 1)
+        part = warped[b, y0:y1, x0:x1].astype(np.float32)
+        bright, dark = off_lip(part, lip)
+        # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut
+        # mouth (an open one shows them; the dark corners are the shadow a closed mouth has)
+        bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
+        good = (1.0 - np.maximum(bright, dark)) * lips
+        sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
+        num = cv2.GaussianBlur(part * good[..., None], (0, 0), sigma)
+        den = cv2.GaussianBlur(good, (0, 0), sigma)[..., None]
+        trust = np.clip(den / 0.3, 0.0, 1.0)  # too few lip pixels nearby: the photo's lip colour
+        fill = trust * num / np.maximum(den, 1e-6) + (1.0 - trust) * lip
+        soft = np.maximum(bad, np.clip(cv2.GaussianBlur(bad, (0, 0), 0.7) * 1.5, 0.0, 1.0))  # a soft rim
+        weight = (soft * mouth)[..., None]
+        out = part + strength * weight * (fill - part)
+        warped[b, y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return warped

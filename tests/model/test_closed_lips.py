@@ -1,0 +1,105 @@
+"""Closing lips show lip: the teeth strip inside a smile's lips goes, the rest stays the photo's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.au.space import preset
+from reenact.model import mesh as M
+from reenact.model.closed_lips import close_lips, lip_reference, mouth_closing, off_lip
+
+LIP = np.array([200.0, 110.0, 120.0], np.float32)
+TEETH = np.array([225.0, 215.0, 195.0], np.float32)
+
+
+def _mouth(gap: float, *, centre=(60.0, 40.0), width=60.0, thick=8.0) -> np.ndarray:
+    """(468, 2) a mesh whose lips are arcs around ``centre`` with the inner lips ``gap`` apart
+    in the middle (the other points far away)."""
+    pts = np.full((M.N_MESH, 2), -100.0)
+    xs = np.linspace(-width / 2, width / 2, len(M.LIPS_INNER_UPPER))
+    bulge = np.cos(np.pi * xs / width)
+    cx, cy = centre
+    pts[list(M.LIPS_INNER_UPPER)] = np.c_[cx + xs, cy - gap / 2 * bulge]
+    pts[list(M.LIPS_INNER_LOWER)] = np.c_[cx + xs, cy + gap / 2 * bulge]
+    pts[list(M.LIPS_OUTER_UPPER)] = np.c_[cx + xs, cy - (gap / 2 + thick) * bulge]
+    pts[list(M.LIPS_OUTER_LOWER)] = np.c_[cx + xs, cy + (gap / 2 + thick) * bulge]
+    return pts
+
+
+def test_mouth_closing_is_the_lost_share_of_the_opening():
+    src = _mouth(10.0)
+    dst = np.stack([_mouth(10.0), _mouth(5.0), _mouth(0.0), _mouth(14.0)])
+    assert np.allclose(mouth_closing(src, dst), [0.0, 0.5, 1.0, 0.0])
+
+
+def test_teeth_and_the_gap_read_off_lip_and_the_lip_does_not():
+    bright, dark = off_lip(np.stack([LIP, TEETH, LIP * 0.3, LIP * 1.1]), LIP)
+    assert bright[1] > 0.9 and dark[2] > 0.9
+    assert bright[[0, 2, 3]].max() == 0.0 and dark[[0, 1, 3]].max() == 0.0
+    grey = np.full(3, 150.0, np.float32)  # a grey photo: brightness alone decides
+    bright, _ = off_lip(np.stack([grey, grey * 1.5]), grey)
+    assert bright[0] == 0.0 and bright[1] > 0.9
+
+
+def _smile_lips(size=(80, 120)) -> tuple[np.ndarray, np.ndarray]:
+    """(1, h, w, 3) a closed mouth in lip colour whose upper lip holds a strip of teeth (as a
+    stretched smile's lips do), on skin; and its mesh (1, 468, 2)."""
+    import cv2
+
+    dst = _mouth(0.5)
+    region = np.full(size + (3,), 180, np.uint8)
+    poly = dst[list(M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER[::-1][1:-1])]
+    cv2.fillPoly(region, [np.round(poly).astype(np.int32)], LIP.tolist())
+    region[35:39, 48:73] = TEETH  # the strip of teeth inside the upper lip
+    return region[None], dst[None]
+
+
+def test_closing_lips_lose_their_teeth_and_keep_everything_else():
+    region, dst = _smile_lips()
+    out = close_lips(region.copy(), dst, np.array([1.0]), LIP)
+    strip = out[0, 35:39, 48:73].astype(float)
+    assert np.abs(strip - LIP).max() < 12  # lip again
+    changed = (out != region).any(-1)[0]
+    outer = dst[0, list(M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER)]
+    ys, xs = np.nonzero(changed)
+    assert xs.min() >= outer[:, 0].min() - 2 and xs.max() <= outer[:, 0].max() + 2
+    assert ys.min() >= outer[:, 1].min() - 2 and ys.max() <= outer[:, 1].max() + 2
+    # not closing: the photo's own pixels, bit for bit; half way: some of the way
+    assert np.array_equal(close_lips(region.copy(), dst, np.array([0.1]), LIP), region)
+    half = close_lips(region.copy(), dst, np.array([0.4]), LIP)[0, 35, 60].astype(float)
+    assert np.abs(half - LIP).max() < np.abs(TEETH - LIP).max() - 10 and np.abs(half - TEETH).max() > 10
+
+
+def test_grey_lips_stay_grey():
+    region, dst = _smile_lips()
+    grey = np.repeat(region.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
+    lip = np.full(3, float(LIP.mean()), np.float32)
+    out = close_lips(grey.copy(), dst, np.array([1.0]), lip)
+    assert (out != grey).any()
+    assert (out.max(-1).astype(int) - out.min(-1)).max() == 0
+
+
+def test_the_astronauts_sad_mouth_shows_lip_not_teeth(astronaut):
+    """The registered model on the astronaut (a smile with teeth): asked for sad (lips together),
+    the closed lips hold far fewer teeth-coloured pixels with the clean-up than without, and her
+    own expression is still returned bit for bit."""
+    import cv2
+
+    from reenact.model.registry import load_registered_rig
+    from reenact.model.warp_editor import WarpEditor, WarpEditorConfig
+    from reenact.pipelines import ReenactPipeline
+
+    rig, teeth = load_registered_rig(), {}
+    for on in (True, False):
+        editor = WarpEditor(rig, WarpEditorConfig(closed_lips=on))
+        prepared = editor.prepare(ReenactPipeline(editor).prepare_source(astronaut))
+        sad = editor.edit(prepared, preset("sad")[None]).regions[0]
+        dst = editor.target_landmarks(prepared, preset("sad")[None])[0] - prepared.box[:2]
+        lips = np.zeros(sad.shape[:2], np.uint8)
+        poly = dst[list(M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER[::-1][1:-1])]
+        cv2.fillPoly(lips, [np.round(poly).astype(np.int32)], 1)
+        ref = lip_reference(astronaut, prepared.source.face.landmarks)
+        teeth[on] = float((off_lip(sad.astype(np.float32), ref)[0] > 0.5)[lips > 0].sum())
+        own = editor.edit(prepared, prepared.source.aus[None]).regions[0]
+        assert np.array_equal(own, prepared.region_u8)
+    assert teeth[False] >= 10 and teeth[True] <= 0.3 * teeth[False]
