@@ -5,6 +5,7 @@ dlib geometry checks and the sharpness ratio.
     python benchmarks/real_faces.py --mead DIR --tfeid DIR
     python benchmarks/real_faces.py --only geometry       # the dlib geometry tables only (~3 min)
     python benchmarks/real_faces.py --only sharpness      # the sharpness table only (same pairs)
+    python benchmarks/real_faces.py --only smile-sharpness  # the same from a smile with teeth (~1 min)
 
 The AU-target evaluation scores a model by the requested-AU MAE: the mean |requested - measured|
 over the AUs a target asks for (>= 0.25), measured by the same MediaPipe-based reader
@@ -35,6 +36,9 @@ which part of a model's error the reader itself leaves:
 - Sharpness (``reenact eval``'s ratio: variance of the Laplacian inside the MediaPipe face mask,
   each face in its own mask): the same pairs' expressive face / its neutral face, per (faces,
   emotion). What the bar (>= 0.9) asks of a model, a real face of the same person does here.
+  Most of the evaluation's sources smile with their teeth showing; so also each TFEID type-2
+  (FACS-posed) front photo against the same performer's smile whose lips are parted (inner-lip
+  gap >= 0.08 of the inter-ocular distance): what closing a smile does to the ratio.
 
 Prints markdown tables (paste into docs/results.md). Takes about 6-8 minutes on 2 cores (the
 geometry tables reuse the AU readings).
@@ -268,11 +272,49 @@ def sharpness_table(pairs: list[tuple]) -> list[str]:
     return lines
 
 
+def smile_sharpness_table(folder: Path, *, parted: float = 0.08) -> list[str]:
+    """Sharpness ratio of each TFEID type-2 front photo / the same performer's teeth-showing smile
+    (``_measure``'s detail; the smile's inner-lip gap >= ``parted`` x the inter-ocular distance)."""
+    from reenact.au.blendshapes import lip_gap
+    from reenact.eval.image_metrics import laplacian_variance
+    from reenact.eval.measure import face_mask, measure_aus
+    from reenact.io.images import load_image
+
+    def detail(name: str):
+        image = load_image(folder / name)
+        _, (face,) = measure_aus([image], tracker=_tracker())
+        if face is None:
+            return None
+        return (laplacian_variance(image, face_mask(face, (0, 0), image.shape[:2])),
+                float(lip_gap(face.landmarks[None, :, :2])[0]))
+
+    photos: dict[str, dict[str, str]] = {}
+    for path in sorted(folder.glob("*.jpg")):  # PP + type + view + emotion: PP21b...
+        emotion = TFEID_EMOTIONS.get(path.name[4:5]) if len(path.name) >= 8 else None
+        if emotion and path.name[2:4] == "21":
+            photos.setdefault(path.name[:2], {}).setdefault(emotion, path.name)
+    cells: dict[str, list[float]] = {}
+    for faces in photos.values():
+        smile = detail(faces["happy"]) if "happy" in faces else None
+        if smile is None or smile[1] < parted or smile[0] <= 0:
+            continue
+        for emotion, name in faces.items():
+            measured = detail(name) if emotion != "happy" else None
+            if measured is not None:
+                cells.setdefault(emotion, []).append(measured[0] / smile[0])
+    lines = ["| emotion | n | sharpness ratio median | 10th-90th percentile |", "|---|---|---|---|"]
+    for emotion in (e for e in ORDER if e in cells):
+        lo, mid, hi = np.quantile(cells[emotion], [0.1, 0.5, 0.9])
+        lines.append(f"| {emotion} | {len(cells[emotion])} | {mid:.2f} | {lo:.2f}-{hi:.2f} |")
+    medians = [float(np.median(v)) for v in cells.values()]
+    return lines + [f"| median of the medians | | {np.median(medians):.2f} | |"] if medians else lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mead", type=Path, default=SHARED / "media/talking/mead")
     p.add_argument("--tfeid", type=Path, default=SHARED / "datasets/tfeid")
-    p.add_argument("--only", choices=("aus", "identity", "geometry", "sharpness"),
+    p.add_argument("--only", choices=("aus", "identity", "geometry", "sharpness", "smile-sharpness"),
                    help="print one part only (geometry and sharpness measure the same pairs)")
     args = p.parse_args(argv)
     for folder in (args.mead, args.tfeid):
@@ -300,6 +342,10 @@ def main(argv=None) -> int:
     if args.only in (None, "sharpness"):
         print("Sharpness of real expressive faces vs their own neutral face (the bar: >= 0.9)\n")
         print("\n".join(sharpness_table(pairs)) + "\n")
+    if args.only in (None, "smile-sharpness"):
+        print("Sharpness of real expressive faces vs the same person's smile with parted lips "
+              "(TFEID type 2)\n")
+        print("\n".join(smile_sharpness_table(args.tfeid)) + "\n")
     return 0
 
 
