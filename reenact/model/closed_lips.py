@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.model import mesh as M
+from reenact.model.lashes import _distance_to_polyline
 
 _UP, _LO = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -60,24 +61,36 @@ def off_lip(pixels: np.ndarray, lip: np.ndarray) -> tuple[np.ndarray, np.ndarray
     red = (pixels[..., 0] - pixels[..., 1]) / np.maximum(luma, 1.0)  # teeth: near 0, lips: 0.3-0.9
     lip_red = float(lip[0] - lip[1]) / lip_luma
     if lip_red > 0.1:  # teeth are about as bright as lips but far less red
-        paler = np.clip((0.75 * lip_red - red) / (0.35 * lip_red), 0.0, 1.0)
-        bright = np.clip((ratio - 0.85) / 0.2, 0.0, 1.0) * paler
+        paler = np.clip((0.85 * lip_red - red) / (0.25 * lip_red), 0.0, 1.0)
+        bright = np.clip((ratio - 0.8) / 0.15, 0.0, 1.0) * paler
     else:  # a grey photo: brightness alone
         bright = np.clip((ratio - 1.15) / 0.2, 0.0, 1.0)
-    dark = np.clip((0.6 - ratio) / 0.2, 0.0, 1.0)
+    dark = np.clip((0.55 - ratio) / 0.15, 0.0, 1.0)  # a lip in shadow is not the gap
     return bright.astype(np.float32), dark.astype(np.float32)
 
 
+def _off_the_line(dst: np.ndarray, shape: tuple[int, int], half: float) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: how far each pixel lies outside the band of half-width ``half``
+    pixels around the line where the lips meet (halfway between the inner lips; ``dst`` (468+, 2)
+    in the same pixels)."""
+    meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    d, _ = _distance_to_polyline(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64), meet)
+    return np.clip(d - half, 0.0, 1.0).reshape(shape).astype(np.float32)
+
+
 def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np.ndarray, *,
-               start: float = 0.25, full: float = 0.6, shut: tuple[float, float] = (0.75, 0.95),
-               ) -> np.ndarray:
+               start: float = 0.25, full: float = 0.6, shut: tuple[float, float] = (0.7, 0.85),
+               line: float = 0.75) -> np.ndarray:
     """Replace the off-lip pixels of closing lips by the lip colour around them (in place).
 
     Args:
         warped: (B, h, w, 3) uint8 warped regions.
         dst: (B, 468+, 2) destination meshes in the region's pixels.
         closing: (B,) ``mouth_closing``; the lips change from ``start`` on, fully from ``full``;
-            the teeth in what is left of the opening only as the mouth shuts (``shut``: from, full).
+            the teeth in what is left of the opening only as the mouth shuts (``shut``: from, full),
+            and then its dark gap too, but for a band ``line`` pixels either side of where the
+            lips meet.
         lip: (3,) the photo's lip colour (``lip_reference``).
     """
     import cv2
@@ -100,6 +113,8 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut
         # mouth (an open one shows them; the dark corners are the shadow a closed mouth has)
         bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
+        if teeth > 0.0:  # a shut mouth's corners: a line where the lips meet, not open triangles
+            bad = np.maximum(bad, dark * teeth * _off_the_line(dst[b] - origin, shape, line) * (mouth - lips))
         good = (1.0 - np.maximum(bright, dark)) * lips
         sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
         num = cv2.GaussianBlur(part * good[..., None], (0, 0), sigma)
