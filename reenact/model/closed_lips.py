@@ -26,7 +26,9 @@ def mouth_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     ``src`` (468+, 2) and ``dst`` (B, 468+, 2) mesh points in the same pixels."""
     gs = np.linalg.norm(src[_LO] - src[_UP], axis=-1).sum()
     gd = np.linalg.norm(dst[:, _LO] - dst[:, _UP], axis=-1).sum(-1)
-    return np.clip(1.0 - gd / max(gs, 1e-6), 0.0, 1.0)
+    if gs < 1e-3:  # a photo with its lips already together has nothing to close
+        return np.zeros(len(gd))
+    return np.clip(1.0 - gd / gs, 0.0, 1.0)
 
 
 def lip_reference(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

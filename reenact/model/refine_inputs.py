@@ -56,7 +56,8 @@ def eye_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         up, lo = list(upper[1:-1]), list(lower[1:-1])
         gs = np.linalg.norm(src[lo] - src[up], axis=-1).sum()
         gd = np.linalg.norm(dst[:, lo] - dst[:, up], axis=-1).sum(-1)
-        out.append(np.clip(1.0 - gd / max(gs, 1e-6), 0.0, 1.0))
+        shut = gs < 1e-3  # an eye already shut in the photo has nothing to close
+        out.append(np.zeros(len(gd)) if shut else np.clip(1.0 - gd / gs, 0.0, 1.0))
     return np.stack(out, 1)
 
 

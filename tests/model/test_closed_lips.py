@@ -31,6 +31,8 @@ def test_mouth_closing_is_the_lost_share_of_the_opening():
     src = _mouth(10.0)
     dst = np.stack([_mouth(10.0), _mouth(5.0), _mouth(0.0), _mouth(14.0)])
     assert np.allclose(mouth_closing(src, dst), [0.0, 0.5, 1.0, 0.0])
+    shut = _mouth(0.0)  # a photo whose lips already touch: nothing closes, whatever is asked
+    assert np.allclose(mouth_closing(shut, np.stack([shut, _mouth(0.0)])), 0.0)
 
 
 def test_teeth_and_the_gap_read_off_lip_and_the_lip_does_not():

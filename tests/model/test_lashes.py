@@ -83,3 +83,16 @@ def test_a_wink_on_the_astronaut_reads_closed_with_its_lashes(astronaut):
     cheek = prepared.source.face.landmarks[[50, 280], :2].astype(int)  # both cheeks
     skin = np.mean([astronaut[y - 4:y + 5, x - 4:x + 5].mean() for x, y in cheek])
     assert (colours.mean(1) < 0.6 * skin).all()  # lashes are darker than her skin
+
+
+def test_an_eye_already_shut_in_the_photo_gets_no_lashes_drawn():
+    from reenact.model.refine_inputs import eye_closing
+
+    shut = _eye_mesh()
+    upper, lower = EYE_SIDES[0]
+    shut[list(lower)] = shut[list(upper)]  # the lids' points coincide: a closed eye in the photo
+    assert np.allclose(eye_closing(shut, shut[None]), 0.0)
+    region = np.full((1, 60, 100, 3), 200, np.uint8)
+    colours = np.zeros((2, 3), np.float32)
+    closing = eye_closing(shut, shut[None])
+    assert np.array_equal(draw_lashes(region.copy(), shut[None], closing, colours), region)
