@@ -165,17 +165,18 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     s0, s1, s2 = s[:, :, 0], s[:, :, 1] - s[:, :, 0], s[:, :, 2] - s[:, :, 0]  # (B, M, 2)
     # per (frame, triangle): where it starts and its inverse edge matrix (for the inside test of
     # every candidate point), then its source corner and edges (for the points inside only)
+    # tables (6, B * M), gathered along their rows: each candidate's values come out contiguous
     test = torch.cat([a, torch.stack([e2[..., 1], -e2[..., 0], -e1[..., 1], e1[..., 0]], -1)
-                      * inv_det[..., None]], -1).reshape(b * m, 6)
-    to_src = torch.cat([s0, s1, s2], -1).reshape(b * m, 6)
+                      * inv_det[..., None]], -1).reshape(b * m, 6).T.contiguous()
+    to_src = torch.cat([s0, s1, s2], -1).reshape(b * m, 6).T.contiguous()
     owner, px, py = _candidates(d, ok, (gh, gw))
-    c = test.index_select(0, owner).T  # (6, K)
+    c = test.index_select(1, owner)  # (6, K)
     dx, dy = px.float() - c[0], py.float() - c[1]
     l1 = c[2] * dx + c[3] * dy
     l2 = c[4] * dx + c[5] * dy
     keep = ((l1 >= -1e-5) & (l2 >= -1e-5) & (l1 + l2 <= 1.0 + 1e-5)).nonzero().squeeze(1)
     l1, l2, px, py, owner = (t.index_select(0, keep) for t in (l1, l2, px, py, owner))
-    c = to_src.index_select(0, owner).T  # (6, K'): source corner, edge 1, edge 2
+    c = to_src.index_select(1, owner)  # (6, K'): source corner, edge 1, edge 2
     cell = (owner // m) * (gh * gw) + py * gw + px
     field = torch.zeros((2, b * gh * gw), dtype=torch.float32, device=dst.device)
     field[0, cell] = c[0] + l1 * c[2] + l2 * c[4] - (px.float() * scale + corner[0])
@@ -185,26 +186,42 @@ def backward_field(src: torch.Tensor, dst: torch.Tensor, triangles: torch.Tensor
     return field.view(2, b, gh, gw).permute(1, 0, 2, 3).contiguous(), tri.view(b, gh * gw)
 
 
-def _candidates(d: torch.Tensor, ok: torch.Tensor, size: tuple[int, int]
+def _candidates(d: torch.Tensor, ok: torch.Tensor, size: tuple[int, int], *, margin: float = 0.05
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The grid points in each (frame, triangle)'s bounding box: (owner, px, py), owner the
-    flattened (frame, triangle) index, for ``d`` (B, M, 3, 2) in grid units and ``ok`` (B, M)
-    the non-degenerate triangles."""
+    """The grid points in each (frame, triangle)'s span on each grid row it crosses: (owner, px,
+    py), owner the flattened (frame, triangle) index, for ``d`` (B, M, 3, 2) in grid units and
+    ``ok`` (B, M) the non-degenerate triangles. Each row's span is where the row meets the
+    triangle's edges, widened by ``margin`` grid units (the inside test decides): 1.02-1.07 x
+    the points inside on real meshes, against 2.6-3.0 x for the bounding boxes."""
     gh, gw = size
-    lo, hi = d.amin(2), d.amax(2)
-    xmin = lo[..., 0].ceil().clamp(0, gw - 1).long()
-    ymin = lo[..., 1].ceil().clamp(0, gh - 1).long()
-    bw = (hi[..., 0].floor().clamp(-1, gw - 1).long() - xmin + 1).clamp(min=0)
-    bh = (hi[..., 1].floor().clamp(-1, gh - 1).long() - ymin + 1).clamp(min=0)
-    count = (bw * bh * ok).flatten()  # candidate grid points per (frame, triangle)
-    owner = torch.repeat_interleave(torch.arange(count.numel(), device=d.device), count)
-    local = torch.arange(owner.numel(), device=d.device) - (torch.cumsum(count, 0) - count)[owner]
-    # row and column in the box in float32 (exact below 2^24, and faster than int64 div/mod)
-    bw_o = bw.flatten().float().index_select(0, owner)
-    row = torch.floor((local.float() + 0.5) / bw_o)
-    px = xmin.flatten().index_select(0, owner) + (local.float() - row * bw_o).long()
-    py = ymin.flatten().index_select(0, owner) + row.long()
-    return owner, px, py
+    bm = d.shape[0] * d.shape[1]
+    pts = d.reshape(bm, 3, 2)
+    lo, hi = pts.amin(1), pts.amax(1)
+    ymin = lo[:, 1].ceil().clamp(0, gh - 1).long()
+    bh = (hi[:, 1].floor().clamp(-1, gh - 1).long() - ymin + 1).clamp(min=0) * ok.flatten()
+    tri_of_row = torch.repeat_interleave(torch.arange(bm, device=d.device), bh)
+    y = (ymin.index_select(0, tri_of_row)
+         + torch.arange(tri_of_row.numel(), device=d.device) - (torch.cumsum(bh, 0) - bh)[tri_of_row])
+    # where each row meets the three edges (rows outside an edge's height do not count)
+    p = pts.index_select(0, tri_of_row)  # (R, 3, 2)
+    q = p[:, [1, 2, 0]]
+    yf = y.float()[:, None]
+    dy = q[..., 1] - p[..., 1]
+    t = (yf - p[..., 1]) / torch.where(dy.abs() > 1e-12, dy, torch.ones_like(dy))
+    x = p[..., 0] + t.clamp(0.0, 1.0) * (q[..., 0] - p[..., 0])
+    low, high = torch.minimum(p[..., 1], q[..., 1]), torch.maximum(p[..., 1], q[..., 1])
+    meets = (yf >= low - margin) & (yf <= high + margin)
+    flat = meets & (dy.abs() <= 1e-12)  # a horizontal edge on this row: both its ends count
+    big = torch.full_like(x, float("inf"))
+    x_lo = torch.minimum(torch.where(meets, x, big), torch.where(flat, q[..., 0], big)).amin(1)
+    x_hi = torch.maximum(torch.where(meets, x, -big), torch.where(flat, q[..., 0], -big)).amax(1)
+    xs = (x_lo - margin).ceil().clamp(0, gw - 1)
+    xe = (x_hi + margin).floor().clamp(-1, gw - 1)
+    width = (xe - xs + 1).clamp(min=0).long()
+    row = torch.repeat_interleave(torch.arange(width.numel(), device=d.device), width)
+    local = torch.arange(row.numel(), device=d.device) - (torch.cumsum(width, 0) - width)[row]
+    px = xs.long().index_select(0, row) + local
+    return tri_of_row.index_select(0, row), px, y.index_select(0, row)
 
 
 def upsample_field(field: torch.Tensor, step: int, size: tuple[int, int]) -> torch.Tensor:

@@ -117,6 +117,41 @@ def test_zero_field_and_identity_interior():
     assert np.allclose(s_v, d_v)
 
 
+def test_the_field_covers_exactly_the_grid_points_inside_each_triangle():
+    """backward_field against a brute-force inside test at every grid point: random triangles
+    with thin, horizontal, vertical and off-grid ones among them, on a fine and on a coarse,
+    offset grid. A point inside a triangle is owned by a triangle that holds it (within rounding
+    of an edge: either neighbour; where triangles overlap, which one is not defined); a point
+    outside all is owned by none."""
+    rng = np.random.default_rng(1)
+    tris = [rng.uniform(-5, 45, size=(3, 2)) for _ in range(60)]
+    tris += [np.array([[3.0, 7.0], [30.0, 7.0], [12.0, 19.5]]),  # a horizontal edge on a row
+             np.array([[8.0, 2.0], [8.0, 30.0], [20.0, 11.0]]),  # a vertical edge on a column
+             np.array([[2.0, 2.0], [40.0, 3.0], [21.0, 2.6]]),  # a sliver
+             np.array([[50.0, 50.0], [60.0, 50.0], [55.0, 60.0]])]  # off the grid
+    verts = torch.tensor(np.concatenate(tris), dtype=torch.float32)
+    faces = torch.arange(len(verts)).reshape(-1, 3)
+    for size, scale, offset in (((41, 43), 1.0, 0.0), ((14, 15), 3.0, 1.0)):
+        _, tri = backward_field(verts, verts[None], faces, size, scale=scale, offset=offset)
+        got = tri[0].numpy()
+        ys, xs = np.mgrid[0:size[0], 0:size[1]]
+        p = np.stack([xs.ravel(), ys.ravel()], 1) * scale + offset
+        loose = np.zeros((len(faces), len(p)), bool)  # inside within rounding
+        sure = np.zeros_like(loose)  # clearly inside
+        for k, (a, b, c) in enumerate(verts.numpy().astype(np.float64).reshape(-1, 3, 2)):
+            e1, e2 = b - a, c - a
+            det = e1[0] * e2[1] - e2[0] * e1[1]
+            d = p - a
+            l1 = (e2[1] * d[:, 0] - e2[0] * d[:, 1]) / det
+            l2 = (-e1[1] * d[:, 0] + e1[0] * d[:, 1]) / det
+            loose[k] = (l1 >= -1e-3) & (l2 >= -1e-3) & (l1 + l2 <= 1 + 1e-3)
+            sure[k] = (l1 >= 1e-3) & (l2 >= 1e-3) & (l1 + l2 <= 1 - 1e-3)
+        held = sure.any(0)
+        assert (got[held] >= 0).all() and loose[got[held], np.flatnonzero(held)].all()
+        assert (got[~loose.any(0)] == -1).all()  # outside every triangle: no owner
+        assert held.sum() > 0.5 * len(p)  # most of the grid is inside some triangle
+
+
 def test_rig_file_round_trip(tmp_path):
     from reenact.weights import fetch
 
