@@ -13,22 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 from reenact.model import mesh as M
-from reenact.model.lashes import _distance_to_polyline
+from reenact.model.interior import polygon_cover
+from reenact.model.lashes import distance_to_polyline
+from reenact.model.refine_inputs import contour_closing
 
-_UP, _LO = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _LIPS = (M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER[::-1][1:-1],  # the outer polygon of both lips
          M.LIPS_INNER_UPPER + M.LIPS_INNER_LOWER[::-1][1:-1])  # the opening inside them
 
 
 def mouth_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """(B,) how far the mouth closed: 1 - destination / source inner-lip opening (0: not closing);
+    """(B,) how far the mouth closed: ``refine_inputs.contour_closing`` of the inner lips (0: not closing);
     ``src`` (468+, 2) and ``dst`` (B, 468+, 2) mesh points in the same pixels."""
-    gs = np.linalg.norm(src[_LO] - src[_UP], axis=-1).sum()
-    gd = np.linalg.norm(dst[:, _LO] - dst[:, _UP], axis=-1).sum(-1)
-    if gs < 1e-3:  # a photo with its lips already together has nothing to close
-        return np.zeros(len(gd))
-    return np.clip(1.0 - gd / gs, 0.0, 1.0)
+    return contour_closing(src, dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
 
 
 def lip_reference(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -42,16 +39,6 @@ def lip_reference(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     x = np.round(pts[:, 0]).astype(int).clip(0, w - 1)
     y = np.round(pts[:, 1]).astype(int).clip(0, h - 1)
     return np.median(image[y, x].astype(np.float32), 0)
-
-
-def _polygon(shape: tuple[int, int], poly: np.ndarray, k: int = 4) -> np.ndarray:
-    """(h, w) float32 coverage of a polygon (pixels), ``k`` x ``k`` samples a pixel."""
-    import cv2
-
-    h, w = shape
-    fine = np.zeros((h * k, w * k), np.uint8)
-    cv2.fillPoly(fine, [np.round(((poly + 0.5) * k - 0.5) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return fine.reshape(h, k, w, k).mean((1, 3))
 
 
 def off_lip(pixels: np.ndarray, lip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +64,7 @@ def _off_the_line(dst: np.ndarray, shape: tuple[int, int], half: float) -> np.nd
     in the same pixels)."""
     meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
     ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
-    d, _ = _distance_to_polyline(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64), meet)
+    d, _ = distance_to_polyline(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64), meet)
     return np.clip(d - half, 0.0, 1.0).reshape(shape).astype(np.float32)
 
 
@@ -108,8 +95,8 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
             continue
         origin = np.array([x0, y0], np.float64)
         shape = (y1 - y0, x1 - x0)
-        mouth = _polygon(shape, outer - origin)
-        lips = np.clip(mouth - _polygon(shape, dst[b, list(_LIPS[1])] - origin), 0, 1)
+        mouth = polygon_cover(shape, outer - origin)
+        lips = np.clip(mouth - polygon_cover(shape, dst[b, list(_LIPS[1])] - origin), 0, 1)
         part = warped[b, y0:y1, x0:x1].astype(np.float32)
         bright, dark = off_lip(part, lip)
         # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut

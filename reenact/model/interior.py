@@ -167,24 +167,30 @@ def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int
     ``src`` (468+, 2) and destination meshes ``dst`` (B, 468, 2), all in the box's frame of
     pixels. Sharper than the warp's coarse grid, whose cells drew its edge as steps that cut into
     the teeth."""
-    import cv2
-
     x0, y0, x1, y1 = box
     _, virt = interior_points(src[:M.N_MESH], dst, upper=upper)
     up = list(M.LIPS_INNER_UPPER)
-    h, w, k = y1 - y0, x1 - x0, 4  # k x k samples a pixel
-    out = np.zeros((len(dst), h, w), np.float32)
-    fine = np.zeros((h * k, w * k), np.uint8)
+    out = np.zeros((len(dst), y1 - y0, x1 - x0), np.float32)
     for b in range(len(dst)):
         a, lo = virt[b, :_MOUTH_COLS], virt[b, _MOUTH_COLS:2 * _MOUTH_COLS]
         poly = np.concatenate([dst[b, up[:1]], a, dst[b, up[-1:]], lo[::-1]]) - [x0, y0]
         x, y = poly[:, 0], poly[:, 1]
         if abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) < 1.0:  # under half a pixel:
             continue  # no cavity (a degenerate polygon would still rasterise its outline)
-        fine[:] = 0  # pixel centres at integers, here and in cv2: fine pixel j is at (j + 0.5) / k - 0.5
-        cv2.fillPoly(fine, [np.round(((poly + 0.5) * k - 0.5) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-        out[b] = fine.reshape(h, k, w, k).mean((1, 3))
+        out[b] = polygon_cover(out.shape[1:], poly)
     return out
+
+
+def polygon_cover(shape: tuple[int, int], poly: np.ndarray, k: int = 4) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: how much of each pixel the polygon ``poly`` (N, 2, pixels)
+    covers, ``k`` x ``k`` samples a pixel."""
+    import cv2
+
+    h, w = shape
+    fine = np.zeros((h * k, w * k), np.uint8)  # pixel centres at integers, here and in cv2:
+    pts = np.round(((poly + 0.5) * k - 0.5) * 16).astype(np.int32)  # fine pixel j is at (j + 0.5) / k - 0.5
+    cv2.fillPoly(fine, [pts], 1, cv2.LINE_8, 4)
+    return fine.reshape(h, k, w, k).mean((1, 3))
 
 
 def cavity_patch(lip_colour: np.ndarray, box: tuple[int, int, int, int], landmarks: np.ndarray, *,

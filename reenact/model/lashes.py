@@ -31,7 +31,7 @@ def lash_colours(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
-def _distance_to_polyline(points: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distance_to_polyline(points: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance of each point (N, 2) to the polyline (K, 2), and where along it (0 at its first
     point, 1 at its last, by length) the nearest point lies: two (N,) arrays."""
     seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
@@ -74,7 +74,7 @@ def draw_lashes(region: np.ndarray, dst: np.ndarray, closing: np.ndarray, colour
             continue
         ys, xs = np.mgrid[y0:y1, x0:x1]
         pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-        d, along = _distance_to_polyline(pts, line)
+        d, along = distance_to_polyline(pts, line)
         width = half * (taper + (1.0 - taper) * np.sin(np.pi * along))  # thin towards the corners
         cover = np.clip((width + soft - d) / soft, 0.0, 1.0) * strength[b, side]
         part = region[b, y0:y1, x0:x1].astype(np.float32)

@@ -49,16 +49,22 @@ class MaskSet:
     closing: np.ndarray
 
 
+def contour_closing(src: np.ndarray, dst: np.ndarray, upper, lower) -> np.ndarray:
+    """(B,) how far the opening between two contours (their inner points, corners left out)
+    closed: 1 - destination / source summed gap, for the source mesh ``src`` (468+, 2) and
+    destination meshes ``dst`` (B, 468+, 2); 0 where the photo's own is already shut."""
+    up, lo = list(upper[1:-1]), list(lower[1:-1])
+    gs = np.linalg.norm(src[lo] - src[up], axis=-1).sum()
+    gd = np.linalg.norm(dst[:, lo] - dst[:, up], axis=-1).sum(-1)
+    if gs < 1e-3:  # already shut in the photo: nothing to close
+        return np.zeros(len(gd))
+    return np.clip(1.0 - gd / gs, 0.0, 1.0)
+
+
 def eye_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """(B, 2) how far each eye (subject's right, left) closed: 1 - destination / source lid gap."""
-    out = []
-    for upper, lower in ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER)):
-        up, lo = list(upper[1:-1]), list(lower[1:-1])
-        gs = np.linalg.norm(src[lo] - src[up], axis=-1).sum()
-        gd = np.linalg.norm(dst[:, lo] - dst[:, up], axis=-1).sum(-1)
-        shut = gs < 1e-3  # an eye already shut in the photo has nothing to close
-        out.append(np.zeros(len(gd)) if shut else np.clip(1.0 - gd / gs, 0.0, 1.0))
-    return np.stack(out, 1)
+    """(B, 2) how far each eye (subject's right, left) closed (``contour_closing`` of its lids)."""
+    return np.stack([contour_closing(src, dst, M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER),
+                     contour_closing(src, dst, M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER)], 1)
 
 
 def build_masks(tri: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int], *, eye_masks: torch.Tensor,
