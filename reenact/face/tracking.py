@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from reenact.errors import InputError, WeightsError
+from reenact.face import mp_results
 from reenact.weights import fetch
 
 # Index sets into the 478-point mesh (MediaPipe topology).
@@ -272,25 +273,21 @@ class FaceTracker:
         self._warm = True
         return quiet_native_stderr()
 
-    def _to_observations(self, result, h: int, w: int) -> list[FaceObservation]:
-        faces = []
-        for i, lms in enumerate(result.face_landmarks):
-            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lms], np.float32)
-            bs = np.array([c.score for c in result.face_blendshapes[i]], np.float32)
-            tf = np.asarray(result.facial_transformation_matrixes[i], np.float32)
-            faces.append(FaceObservation(landmarks=pts, blendshapes=bs, transform=tf,
-                                         image_size=(h, w)))
-        return faces
+    def _faces(self, method: str, image: np.ndarray, *args) -> list[FaceObservation]:
+        """The faces MediaPipe finds in ``image`` (``mp_results.detect``), landmarks in pixels."""
+        h, w = image.shape[:2]
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image)
+        with self._first_call_quiet():
+            found = mp_results.detect(self._landmarker, method, mp_image, *args)
+        scale = np.array([w, h, w], np.float32)
+        return [FaceObservation(landmarks=points * scale, blendshapes=scores, transform=transform,
+                                image_size=(h, w)) for points, scores, transform in found]
 
     def detect_all(self, image: np.ndarray) -> list[FaceObservation]:
         """All faces in one RGB uint8 image (IMAGE mode)."""
         if self.video:
             raise InputError("this tracker is in video mode; use track() or a new FaceTracker")
-        image = _check_image(image)
-        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image)
-        with self._first_call_quiet():
-            result = self._landmarker.detect(mp_image)
-        return self._to_observations(result, *image.shape[:2])
+        return self._faces("detect", _check_image(image))
 
     def detect(self, image: np.ndarray) -> FaceObservation | None:
         """The selected face (largest, or ``config.face_index``) in one image, or None."""
@@ -303,10 +300,7 @@ class FaceTracker:
         frame = _check_image(frame)
         ts = max(int(timestamp_ms), self._last_ts + 1)
         self._last_ts = ts
-        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame)
-        with self._first_call_quiet():
-            result = self._landmarker.detect_for_video(mp_image, ts)
-        return select_face(self._to_observations(result, *frame.shape[:2]), self.config.face_index)
+        return select_face(self._faces("detect_for_video", frame, ts), self.config.face_index)
 
     def track_frames(self, frames: Iterable[np.ndarray], fps: float) -> Iterator[FaceObservation | None]:
         """Track the selected face through consecutive frames."""
