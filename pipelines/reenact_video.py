@@ -38,7 +38,7 @@ from reenact.interrupt import check_stop
 from reenact.io.files import check_distinct, check_writable
 from reenact.io.sinks import FrameSink, MemorySink, VideoSink
 from reenact.io.streams import Timed, limited, prefetched, single_frames
-from reenact.io.video import VideoInfo, iter_frames, probe_video, random_access
+from reenact.io.video import VideoInfo, iter_frames, keyframes, probe_video, random_access, uses_decord
 from reenact.model.editor import FaceEditor, SourceFace
 from reenact.model.generator import Generator
 from reenact.pipelines.base import Pipeline, PipelineConfig, ReenactOutput, TrackerFactory, progress_bar
@@ -203,10 +203,26 @@ class ReenactPipeline(Pipeline):
         return track_clip_parts(streams, info.fps, **self._extractor_options()), decoded, waited
 
     def _track_parts(self, info: VideoInfo, total: int) -> list[tuple[int, int]]:
-        """[(first frame, end)] of the parts pass 1 tracks at once (one part: the whole clip)."""
+        """[(first frame, end)] of the parts pass 1 tracks at once (one part: the whole clip).
+
+        A part decodes from the keyframe at or before its first frame, so parts start at a
+        keyframe within a quarter part of the even split where there is one. Where there is
+        none, decord's small frames still split evenly (the frames back to the keyframe cost
+        ~1 ms each; two parts tracked a 120-frame 512x512 clip 1.15x as fast as one), PyAV's big
+        ones are tracked as one part (at 1080p the dropped frames cost ~7 ms each, and two parts
+        were 0.93x as fast as one).
+        """
         n = self.workers if self._given["extractor"] is None and random_access(info) else 1
         n = max(1, min(n, total // MIN_PART_FRAMES))
         edges = [round(total * k / n) for k in range(n + 1)]
+        if n > 1:
+            keys = keyframes(info) or [0]
+            for k in range(1, n):
+                near = min(keys, key=lambda f: abs(f - edges[k]))
+                if abs(near - edges[k]) <= total / n / 4:
+                    edges[k] = near
+                elif not uses_decord(info):
+                    return [(0, total)]
         return list(zip(edges[:-1], edges[1:], strict=True))
 
     def _no_driver_face(self, info: VideoInfo, n_frames: int) -> NoFaceError:

@@ -24,6 +24,7 @@ import numpy as np
 
 from reenact.errors import InputError, VideoReadError
 from reenact.io.images import is_image_path
+from reenact.io.pyav_decode import _frame_pts, _open_container, _pyav_chunks, keyframes  # noqa: F401
 from reenact.io.streams import prefetched
 
 # Codecs that decord 0.6 cannot decode (it fails or crashes on them); PyAV reads them.
@@ -80,16 +81,6 @@ def _check_path(path: str | os.PathLike) -> Path:
     if path.stat().st_size == 0:
         raise VideoReadError(f"video {path} is an empty file; give a complete video")
     return path
-
-
-def _open_container(path: Path):
-    try:
-        return av.open(str(path))
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise VideoReadError(
-            f"{path} is not a readable video ({type(exc).__name__}); give an mp4/mov/mkv/webm "
-            "file, re-encode it with ffmpeg if it is damaged or truncated"
-        ) from exc
 
 
 def _count_packets(container, stream) -> int:
@@ -180,30 +171,6 @@ def _decord_chunks(info: VideoInfo, chunk_size: int, num_threads: int, first: in
         yield batch
 
 
-def _pyav_chunks(info: VideoInfo, chunk_size: int, skip: int = 0) -> Iterator[np.ndarray]:
-    """PyAV decoding; the first ``skip`` frames are decoded and dropped."""
-    k = info.rotation // 90
-    chunk: list[np.ndarray] = []
-    with _open_container(info.path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        try:
-            for i, frame in enumerate(container.decode(stream)):
-                if i < skip:
-                    continue
-                rgb = frame.to_ndarray(format="rgb24")
-                chunk.append(np.rot90(rgb, k) if k else rgb)
-                if len(chunk) == chunk_size:
-                    yield np.ascontiguousarray(np.stack(chunk))
-                    chunk = []
-        except av.error.FFmpegError as exc:
-            raise VideoReadError(
-                f"{info.path}: decoding failed ({exc}); the file is damaged, re-encode it"
-            ) from exc
-    if chunk:
-        yield np.ascontiguousarray(np.stack(chunk))
-
-
 class _DecordFailed(Exception):
     """decord failed at frame ``at`` (0: could not open the file): PyAV takes over from there."""
 
@@ -218,17 +185,23 @@ class _DecordFailed(Exception):
 _DECORD_MAX_PIXELS = 1280 * 720
 
 
-def random_access(info: VideoInfo, backend: str = "auto") -> bool:
-    """Whether ``iter_frames(..., start=k)`` starts at frame k without decoding the frames before
-    it (decord, which "auto" uses up to 1280x720 for the codecs it reads; PyAV decodes and drops
-    them)."""
+def uses_decord(info: VideoInfo, backend: str = "auto") -> bool:
+    """Whether ``iter_frames`` decodes this clip with decord (else PyAV)."""
     big = info.width * info.height > _DECORD_MAX_PIXELS
     return backend == "decord" or (backend == "auto" and info.decord_readable and not big)
 
 
+def random_access(info: VideoInfo, backend: str = "auto") -> bool:
+    """Whether ``iter_frames(..., start=k)`` starts near frame k instead of decoding every frame
+    before it: decord seeks by its own index; PyAV by the packets' timestamps, which most files
+    carry (``_frame_pts``); where they cannot say which frame is which (an edit list, say), PyAV
+    decodes and drops the frames before k."""
+    return uses_decord(info, backend) or _frame_pts(info, 0) is not None
+
+
 def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int, start: int = 0
             ) -> Iterator[np.ndarray]:
-    if not random_access(info, backend):
+    if not uses_decord(info, backend):
         yield from _pyav_chunks(info, chunk_size, skip=start)
         return
     try:

@@ -185,15 +185,28 @@ def test_decoding_from_a_frame_returns_the_rest_of_the_clip(single, backend):
     np.testing.assert_array_equal(frames, reference[37:])
 
 
-def test_random_access_only_where_decord_reads_the_clip(clips, single):
+def test_random_access_where_decord_or_the_packets_timestamps_find_a_frame(media, single):
     from dataclasses import replace
 
     from reenact.io.video import random_access
 
     info = probe_video(single)
-    assert random_access(info) and random_access(info, "decord") and not random_access(info, "pyav")
-    assert not random_access(probe_video(clips / "av1.mp4"))  # decord cannot read AV1
-    assert not random_access(replace(info, width=1920, height=1080))  # PyAV streams big frames
+    assert random_access(info) and random_access(info, "decord") and random_access(info, "pyav")
+    assert random_access(replace(info, width=1920, height=1080))  # PyAV seeks big frames too
+    edited = probe_video(media("no_face.mp4"))  # an edit list: 3 of its 98 packets are discarded
+    assert random_access(edited) and not random_access(edited, "pyav")
+
+
+def test_pyav_decodes_from_the_start_when_a_seek_misses_its_frame(monkeypatch, single):
+    """Plumbing: a seek that does not land on the frame asked for (simulated: a timestamp no
+    frame has) decodes from the first frame and drops the ones before; no frame is lost."""
+    import reenact.io.pyav_decode as video
+
+    reference = np.concatenate(list(iter_frames(single, backend="pyav", prefetch=0)))
+    real = video._frame_pts
+    monkeypatch.setattr(video, "_frame_pts", lambda info, index: real(info, index) + 1)
+    frames = np.concatenate(list(iter_frames(single, chunk_size=10, backend="pyav", start=37)))
+    np.testing.assert_array_equal(frames, reference[37:])
 
 
 def test_a_prefetch_thread_still_running_at_exit_is_stopped_and_closes_its_source(tmp_path):

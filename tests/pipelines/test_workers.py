@@ -25,11 +25,11 @@ def tracked(media):
 
 def test_the_driver_is_tracked_as_two_parts(tracked):
     (one_parts, one), (two_parts, two) = tracked[1], tracked[2]
-    assert one_parts == [(0, 120)] and two_parts == [(0, 60), (60, 120)]
+    assert one_parts == [(0, 120)] and two_parts == [(0, 72), (72, 120)]  # 72: a keyframe
     assert len(two) == len(one) == 120 and np.array_equal(two.found, one.found)
-    # the first part is the same tracker on the same frames; the second starts afresh at frame 60
-    np.testing.assert_array_equal(two.values[:60], one.values[:60])
-    assert not np.array_equal(two.values[60:], one.values[60:])
+    # the first part is the same tracker on the same frames; the second starts afresh at frame 72
+    np.testing.assert_array_equal(two.values[:72], one.values[:72])
+    assert not np.array_equal(two.values[72:], one.values[72:])
     assert np.nanmean(np.abs(two.values - one.values)) < 0.01  # measured 0.0017 (150 frames)
 
 
@@ -40,6 +40,23 @@ def test_short_clips_and_own_extractors_stay_one_part(media):
     wl = probe_video(media("WolfgangLanger_Pexels.mp4"))
     own = ReenactPipeline.from_pretrained(config=config, extractor=lambda chunks, fps: None)
     assert own._track_parts(wl, 472) == [(0, 472)]
+
+
+def test_parts_start_at_a_keyframe_near_the_even_split(media):
+    """A part decodes from the keyframe before its first frame: WolfgangLanger's keyframes are
+    every 72 frames."""
+    from dataclasses import replace
+
+    from reenact.io.video import keyframes
+
+    wl = probe_video(media("WolfgangLanger_Pexels.mp4"))
+    assert keyframes(wl) == [0, 72, 144, 216, 288, 360, 432]
+    pipe = ReenactPipeline.from_pretrained(config=PipelineConfig(workers=2))
+    assert pipe._track_parts(wl, 472) == [(0, 216), (216, 472)]  # 236 -> 216
+    assert pipe._track_parts(wl, 100) == [(0, 50), (50, 100)]  # decord: 50 frames back are cheap
+    big = replace(wl, width=1920, height=1080)  # decoded by PyAV, ~7 ms a frame
+    assert pipe._track_parts(big, 472) == [(0, 216), (216, 472)]
+    assert pipe._track_parts(big, 100) == [(0, 100)]  # no keyframe near 50: one part
 
 
 def test_two_threads_render_the_same_frames_in_order(astronaut):
