@@ -14,8 +14,11 @@ Each size runs in its own child process (so peak memory is per run): one short w
 ``ReenactPipeline`` writing an mp4. Stage times come from the pipeline's own ``StageTimings``:
 decode and track+AUs are pass 1; generate and paste run in the main thread of pass 2 while frame
 assembly + encoding run in a writer thread, so pass-2 stages overlap and the shares can add up
-to more than 100 %. Peak memory: the child's peak RSS (``ru_maxrss``; ffmpeg, a separate
-process, is not included) and ``torch.cuda.max_memory_allocated`` on a GPU.
+to more than 100 %. CPU ms a frame: the timed call's CPU time (user + system, this process and
+ffmpeg, which has exited by then) over its frames; two cores give at most 2000 / that fps (on a
+noisy host it moves too: 41-55 ms for the same code at 512x512). Peak memory: the child's peak
+RSS (``ru_maxrss``; ffmpeg, a separate process, is not included) and
+``torch.cuda.max_memory_allocated`` on a GPU.
 
 The model is the registered default (``--model``); for ``--model ganimation`` without
 ``--weights`` a paper-sized random G (its speed does not depend on what it learnt). Goals: CPU
@@ -128,7 +131,9 @@ def worker(args: argparse.Namespace) -> dict:
     frames = min(args.frames, info.n_frames) if args.frames else info.n_frames
     pipe = ReenactPipeline(generator, PipelineConfig(max_frames=frames, batch_size=args.batch_size,
                                                      precision=args.precision)).to(device)
+    cpu0 = cpu_seconds()
     result = pipe(source, clip, out_dir / "out.mp4")
+    cpu_s = cpu_seconds() - cpu0
     out_size = (out_dir / "out.mp4").stat().st_size
     for f in out_dir.iterdir():
         f.unlink()
@@ -141,8 +146,14 @@ def worker(args: argparse.Namespace) -> dict:
         "stages_s": {s: getattr(t, f"{s}_s") for s in STAGES},
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None,
-        "output_bytes": out_size,
+        "output_bytes": out_size, "cpu_ms_per_frame": 1000 * cpu_s / max(result.n_frames, 1),
     }
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (ffmpeg) so far, user + system."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_child(clip: Path, args: argparse.Namespace) -> dict:
@@ -164,15 +175,16 @@ def run_child(clip: Path, args: argparse.Namespace) -> dict:
 def table(rows: list[dict]) -> str:
     """Markdown table: per size, fps and each stage's seconds and share of the total."""
     head = "| clip | frames | device / precision | fps | total s | " + " | ".join(
-        STAGE_LABELS[s] for s in STAGES) + " | peak RSS MiB | CUDA peak MiB |"
-    lines = [head, "|" + "---|" * (5 + len(STAGES) + 2)]
+        STAGE_LABELS[s] for s in STAGES) + " | CPU ms a frame | peak RSS MiB | CUDA peak MiB |"
+    lines = [head, "|" + "---|" * (5 + len(STAGES) + 3)]
     for r in rows:
         total = r["total_s"]
         stages = " | ".join(f"{r['stages_s'][s]:.2f} s ({100 * r['stages_s'][s] / total:.0f}%)"
                             for s in STAGES)
         cuda = f"{r['cuda_peak_mib']:.0f}" if r["cuda_peak_mib"] is not None else "-"
         lines.append(f"| {r['size']} | {r['frames']} | {r['device']} / {r['precision']} | {r['fps']:.2f} | "
-                     f"{total:.1f} | {stages} | {r['peak_rss_mib']:.0f} | {cuda} |")
+                     f"{total:.1f} | {stages} | {r['cpu_ms_per_frame']:.1f} | {r['peak_rss_mib']:.0f} | "
+                     f"{cuda} |")
     return "\n".join(lines)
 
 
