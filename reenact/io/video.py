@@ -4,8 +4,9 @@ Conventions:
 - Frames are numpy arrays (n, H, W, 3) uint8 RGB, in DISPLAY orientation: a phone clip stored
   sideways with a rotation flag comes out upright, and ``VideoInfo.width/height`` are the
   displayed size.
-- Decoding uses decord (fast, applies rotation) and falls back to PyAV for what decord cannot
-  read (AV1, some containers); PyAV frames are rotated here. Metadata (fps, frame count,
+- Decoding uses decord (fast, applies rotation) up to 720p, and PyAV (``reenact.io.pyav_decode``)
+  above it and for what decord cannot read (AV1, some containers); PyAV frames are rotated
+  there. Both start at any frame (``start``) from the keyframe before it. Metadata (fps, frame count,
   rotation, audio) comes from PyAV, since no ffprobe ships with imageio-ffmpeg.
 - Memory is bounded by ``chunk_size`` x ``prefetch`` frames: a background thread decodes the
   next chunk while the caller works on the current one.
