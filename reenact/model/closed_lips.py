@@ -28,17 +28,27 @@ def mouth_closing(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return contour_closing(src, dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
 
 
-def lip_reference(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(3,) float32 median colour of the middle of the lower lip (its central half in width, the
-    middle half of its height): the lip's own colour, away from teeth, skin and the lips' edges."""
-    inner, outer = landmarks[list(M.LIPS_INNER_LOWER), :2], landmarks[list(M.LIPS_OUTER_LOWER), :2]
+def lip_reference(image: np.ndarray, landmarks: np.ndarray, *, upper: bool = False) -> np.ndarray:
+    """(3,) float32 median colour of the middle of the lower (or ``upper``) lip: its central
+    points, the middle half of its height: the lip's own colour, away from teeth, skin and the
+    lips' edges. An upper lip is usually darker than the lower one (it faces down)."""
+    rows = (M.LIPS_INNER_UPPER, M.LIPS_OUTER_UPPER) if upper else (M.LIPS_INNER_LOWER, M.LIPS_OUTER_LOWER)
+    inner, outer = landmarks[list(rows[0]), :2], landmarks[list(rows[1]), :2]
     t = np.linspace(0.25, 0.75, 5)
-    cols = range(3, len(inner) - 3)  # the central points of the lower lip
+    cols = range(3, len(inner) - 3)  # the central points of the lip
     pts = np.concatenate([inner[c] + t[:, None] * (outer[c] - inner[c]) for c in cols])
     h, w = image.shape[:2]
     x = np.round(pts[:, 0]).astype(int).clip(0, w - 1)
     y = np.round(pts[:, 1]).astype(int).clip(0, h - 1)
     return np.median(image[y, x].astype(np.float32), 0)
+
+
+def lip_references(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(2, 3) float32: ``lip_reference`` of the lower lip and of the upper lip; where the upper
+    lip's reads as teeth or gap against the lower one's (a thin lip over teeth), the lower's."""
+    lower, upper = lip_reference(image, landmarks), lip_reference(image, landmarks, upper=True)
+    bright, dark = off_lip(upper[None], lower)
+    return np.stack([lower, upper if max(bright[0], dark[0]) < 0.5 else lower])
 
 
 def off_lip(pixels: np.ndarray, lip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +78,26 @@ def _off_the_line(dst: np.ndarray, shape: tuple[int, int], half: float) -> np.nd
     return np.clip(d - half, 0.0, 1.0).reshape(shape).astype(np.float32)
 
 
+def _above_the_line(dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) float32 in [0, 1]: 1 above the line where the lips meet (halfway between the inner
+    lips, ``dst`` (468+, 2) in the same pixels), 0 below, a pixel's ramp across it."""
+    meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
+    order = np.argsort(meet[:, 0])
+    line = np.interp(np.arange(shape[1]), meet[order, 0], meet[order, 1])
+    return np.clip(line[None, :] - np.arange(shape[0])[:, None] + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def _lip_fill(part: np.ndarray, good: np.ndarray, sigma: float, colour: np.ndarray) -> np.ndarray:
+    """(h, w, 3) the normalised Gaussian average of ``part``'s ``good`` pixels; where there are
+    too few of them nearby, ``colour``."""
+    import cv2
+
+    num = cv2.GaussianBlur(part * good[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(good, (0, 0), sigma)[..., None]
+    trust = np.clip(den / 0.3, 0.0, 1.0)
+    return trust * num / np.maximum(den, 1e-6) + (1.0 - trust) * colour
+
+
 def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np.ndarray, *,
                start: float = 0.25, full: float = 0.6, shut: tuple[float, float] = (0.7, 0.85),
                line: float = 0.75) -> np.ndarray:
@@ -80,11 +110,14 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
             the teeth in what is left of the opening only as the mouth shuts (``shut``: from, full),
             and then its dark gap too, but for a band ``line`` pixels either side of where the
             lips meet.
-        lip: (3,) the photo's lip colour (``lip_reference``).
+        lip: (3,) the photo's lip colour (``lip_reference``), or (2, 3) its lower and upper lips'
+            (``lip_references``): pixels above the line where the lips meet take the upper lip's
+            colour around them, the others the lower lip's.
     """
     import cv2
 
     h, w = warped.shape[1:3]
+    refs = np.broadcast_to(np.asarray(lip, np.float32).reshape(-1, 3), (2, 3))
     for b in np.flatnonzero(closing > start):
         strength = min((closing[b] - start) / (full - start), 1.0)
         teeth = float(np.clip((closing[b] - shut[0]) / (shut[1] - shut[0]), 0.0, 1.0))
@@ -98,7 +131,7 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         mouth = polygon_cover(shape, outer - origin)
         lips = np.clip(mouth - polygon_cover(shape, dst[b, list(_LIPS[1])] - origin), 0, 1)
         part = warped[b, y0:y1, x0:x1].astype(np.float32)
-        bright, dark = off_lip(part, lip)
+        bright, dark = off_lip(part, refs[0])
         # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut
         # mouth (an open one shows them; the dark corners are the shadow a closed mouth has)
         bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
@@ -106,10 +139,9 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
             bad = np.maximum(bad, dark * teeth * _off_the_line(dst[b] - origin, shape, line) * (mouth - lips))
         good = (1.0 - np.maximum(bright, dark)) * lips
         sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
-        num = cv2.GaussianBlur(part * good[..., None], (0, 0), sigma)
-        den = cv2.GaussianBlur(good, (0, 0), sigma)[..., None]
-        trust = np.clip(den / 0.3, 0.0, 1.0)  # too few lip pixels nearby: the photo's lip colour
-        fill = trust * num / np.maximum(den, 1e-6) + (1.0 - trust) * lip
+        above = _above_the_line(dst[b] - origin, shape)
+        fill = sum(side[..., None] * _lip_fill(part, good * side, sigma, colour)
+                   for side, colour in ((above, refs[1]), (1.0 - above, refs[0])))
         soft = np.maximum(bad, np.clip(cv2.GaussianBlur(bad, (0, 0), 0.7) * 1.5, 0.0, 1.0))  # a soft rim
         weight = (soft * mouth)[..., None]
         out = part + strength * weight * (fill - part)

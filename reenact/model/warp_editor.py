@@ -24,7 +24,7 @@ import torch
 
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
-from reenact.model.closed_lips import close_lips, lip_reference, mouth_closing
+from reenact.model.closed_lips import close_lips, lip_references, mouth_closing
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import CAVITY, cavity_cover, cavity_patch, interior_points, lip_colour
 from reenact.model.lashes import draw_lashes, lash_colours
@@ -103,7 +103,7 @@ class WarpFace(PreparedFace):
     region_u8x2: np.ndarray | None = None  # ``warp.upsample2(region_u8)``, what the warp samples
     inside: torch.Tensor | None = None  # (1, 1, h, w) bool, inside the ring
     lip_colour: np.ndarray | None = None  # (3,) median colour of the source's lips
-    lip_reference: np.ndarray | None = None  # (3,) colour of the middle of its lower lip
+    lip_reference: np.ndarray | None = None  # (2, 3) colours of the middle of its lower and upper lips
     is_grey: bool = False
     blurred: torch.Tensor | None = None  # (1, 3, h, w) anti-aliased region for the refiner's crop
     eye_masks: torch.Tensor | None = None  # (2, gh, gw) the source's eye openings on the grid
@@ -166,7 +166,7 @@ class WarpEditor:
             region_u8=np.ascontiguousarray(image[y0:y1, x0:x1]),
             region_u8x2=upsample2(np.ascontiguousarray(image[y0:y1, x0:x1])),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
-            lip_colour=lip_colour(image, landmarks), lip_reference=lip_reference(image, landmarks),
+            lip_colour=lip_colour(image, landmarks), lip_reference=lip_references(image, landmarks),
             is_grey=_is_grey(image),
             blurred=antialiased(region, source.alignment.scale),
             eye_masks=eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),

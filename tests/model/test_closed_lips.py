@@ -73,6 +73,26 @@ def test_closing_lips_lose_their_teeth_and_keep_everything_else():
     assert np.abs(half - LIP).max() < np.abs(TEETH - LIP).max() - 10 and np.abs(half - TEETH).max() > 10
 
 
+def test_each_lip_takes_its_own_colour():
+    """An upper lip darker than the lower one (it faces down): its teeth become upper lip, not the
+    lower lip's brighter pink; a lip reference that reads as teeth falls back to the lower's."""
+    from reenact.model.closed_lips import lip_references
+
+    upper = np.array([150.0, 60.0, 65.0], np.float32)
+    region, dst = _smile_lips()
+    above = np.arange(region.shape[1])[:, None] < 40  # the lips meet at y = 40
+    region[0] = np.where(above[..., None] & (region[0] == LIP).all(-1, keepdims=True), upper, region[0])
+    region[0, 35:39, 48:73] = TEETH
+    out = close_lips(region.copy(), dst, np.array([1.0]), np.stack([LIP, upper]))
+    strip = out[0, 35:39, 48:73].astype(float)
+    assert np.abs(strip - upper).max() < 15 < np.abs(strip - LIP).max()
+    assert np.abs(out[0, 41:46].astype(int) - region[0, 41:46]).max() <= 1  # the lower lip kept
+    image = region[0].copy()
+    image[32:40] = TEETH  # an upper lip all teeth: its reference would be teeth
+    refs = lip_references(image, np.pad(dst[0], ((0, 10), (0, 1))))
+    assert np.allclose(refs[1], refs[0])
+
+
 def test_grey_lips_stay_grey():
     region, dst = _smile_lips()
     grey = np.repeat(region.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
