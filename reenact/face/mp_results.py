@@ -2,8 +2,8 @@
 
 mediapipe 1.2's Python API turns every result into Python objects, one ``NormalizedLandmark``
 dataclass per point (478 a face) and one ``Category`` per blendshape, which the tracker then
-turns back into arrays. Measured here on a 512x512 clip: 3.4 ms a frame of Python holding the
-GIL, a third of MediaPipe's own 10 ms inference and a fifth of pass 1's CPU time. ``detect``
+turns back into arrays. Measured here on a 512x512 clip: tracking took 10.4-10.6 ms of CPU a
+frame that way and 9.4-9.7 ms reading the arrays directly, most of it Python holding the GIL. ``detect``
 below makes the same C call as ``FaceLandmarker.detect`` / ``detect_for_video`` (through the
 landmarker's own serial dispatcher, so errors are raised the same way) and reads the C result
 with ``np.ctypeslib``; where the landmarker lacks the private parts this relies on (another

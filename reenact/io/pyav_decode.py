@@ -9,6 +9,7 @@ frames before. Frames are (n, H, W, 3) uint8 RGB, display-rotated.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,6 @@ def _open_container(path: Path):
             f"{path} is not a readable video ({type(exc).__name__}); give an mp4/mov/mkv/webm "
             "file, re-encode it with ffmpeg if it is damaged or truncated"
         ) from exc
-
 
 
 def _pyav_chunks(info: VideoInfo, chunk_size: int, skip: int = 0, seek: bool = True) -> Iterator[np.ndarray]:
@@ -78,11 +78,13 @@ class _SeekMissed(Exception):
     """Decoding after a seek did not start with the frame asked for."""
 
 
-def _packet_index(info: VideoInfo) -> tuple[list[int], set[int]] | None:
+@functools.lru_cache(maxsize=8)
+def _packet_index(info: VideoInfo) -> tuple[tuple[int, ...], frozenset[int]] | None:
     """(every frame's pts in frame order, the pts of the keyframes) from the packets alone, or
     None where they cannot say which frame is which (a timestamp missing or repeated, a
     discarded packet (an edit list), a count unlike the container's). Reading the packets of a
-    472-frame 1080p clip, without decoding, took ~10 ms."""
+    472-frame 1080p clip, without decoding, took ~10 ms; kept for a few clips, since a run asks
+    it several times (``random_access``, ``keyframes``, each part's start)."""
     try:
         with _open_container(info.path) as container:
             stream = container.streams.video[0]
@@ -92,7 +94,7 @@ def _packet_index(info: VideoInfo) -> tuple[list[int], set[int]] | None:
     pts = [t for t, _, _ in packets]
     if None in pts or any(d for _, _, d in packets) or len(set(pts)) != len(pts) or len(pts) != info.n_frames:
         return None
-    return sorted(pts), {t for t, key, _ in packets if key}
+    return tuple(sorted(pts)), frozenset(t for t, key, _ in packets if key)
 
 
 def _frame_pts(info: VideoInfo, index: int) -> int | None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from reenact.errors import InputError, VideoReadError
 from reenact.io.images import is_image_path
-from reenact.io.pyav_decode import _frame_pts, _open_container, _pyav_chunks, keyframes  # noqa: F401
+from reenact.io.pyav_decode import _open_container, _packet_index, _pyav_chunks, keyframes  # noqa: F401
 from reenact.io.streams import prefetched
 
 # Codecs that decord 0.6 cannot decode (it fails or crashes on them); PyAV reads them.
@@ -195,9 +195,9 @@ def uses_decord(info: VideoInfo, backend: str = "auto") -> bool:
 def random_access(info: VideoInfo, backend: str = "auto") -> bool:
     """Whether ``iter_frames(..., start=k)`` starts near frame k instead of decoding every frame
     before it: decord seeks by its own index; PyAV by the packets' timestamps, which most files
-    carry (``_frame_pts``); where they cannot say which frame is which (an edit list, say), PyAV
+    carry (``_packet_index``); where they cannot say which frame is which (an edit list, say), PyAV
     decodes and drops the frames before k."""
-    return uses_decord(info, backend) or _frame_pts(info, 0) is not None
+    return uses_decord(info, backend) or _packet_index(info) is not None
 
 
 def _chunks(info: VideoInfo, chunk_size: int, backend: str, num_threads: int, start: int = 0
