@@ -131,7 +131,11 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         mouth = polygon_cover(shape, outer - origin)
         lips = np.clip(mouth - polygon_cover(shape, dst[b, list(_LIPS[1])] - origin), 0, 1)
         part = warped[b, y0:y1, x0:x1].astype(np.float32)
+        above = _above_the_line(dst[b] - origin, shape)
+        # teeth are brighter than either lip; the gap is darker than the lip it is in (an upper
+        # lip in shade, darker than the lower one, is not the gap)
         bright, dark = off_lip(part, refs[0])
+        dark = above * off_lip(part, refs[1])[1] + (1.0 - above) * dark
         # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut
         # mouth (an open one shows them; the dark corners are the shadow a closed mouth has)
         bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
@@ -139,11 +143,12 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
             bad = np.maximum(bad, dark * teeth * _off_the_line(dst[b] - origin, shape, line) * (mouth - lips))
         good = (1.0 - np.maximum(bright, dark)) * lips
         sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
-        above = _above_the_line(dst[b] - origin, shape)
         fill = sum(side[..., None] * _lip_fill(part, good * side, sigma, colour)
                    for side, colour in ((above, refs[1]), (1.0 - above, refs[0])))
         soft = np.maximum(bad, np.clip(cv2.GaussianBlur(bad, (0, 0), 0.7) * 1.5, 0.0, 1.0))  # a soft rim
-        weight = (soft * mouth)[..., None]
+        # the fill fades out towards the lips' outer edge, as a lip's colour fades into skin
+        edge = np.minimum(mouth, cv2.GaussianBlur(mouth, (0, 0), 1.0))
+        weight = (soft * edge)[..., None]
         out = part + strength * weight * (fill - part)
         warped[b, y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return warped

@@ -25,6 +25,7 @@ import torch
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.closed_lips import close_lips, lip_references, mouth_closing
+from reenact.model.closing_samples import closing_sources, lip_sampling
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import CAVITY, cavity_cover, cavity_patch, interior_points, lip_colour
 from reenact.model.lashes import draw_lashes, lash_colours
@@ -88,6 +89,7 @@ class WarpEditorConfig:
     refiner_cavity: bool = False
     lashes: bool = True  # draw the line of lashes where a closed eye's lids meet (``lashes``)
     closed_lips: bool = True  # closing lips show lip, not the teeth strip inside them (``closed_lips``)
+    lip_edges: bool = True  # closing lips sample the photo's lips, not its teeth (``closing_samples``)
 
 
 @dataclass(eq=False)
@@ -104,6 +106,7 @@ class WarpFace(PreparedFace):
     inside: torch.Tensor | None = None  # (1, 1, h, w) bool, inside the ring
     lip_colour: np.ndarray | None = None  # (3,) median colour of the source's lips
     lip_reference: np.ndarray | None = None  # (2, 3) colours of the middle of its lower and upper lips
+    lip_sampling: tuple | None = None  # where closing lips sample the region (``lip_sampling``)
     is_grey: bool = False
     blurred: torch.Tensor | None = None  # (1, 3, h, w) anti-aliased region for the refiner's crop
     eye_masks: torch.Tensor | None = None  # (2, gh, gw) the source's eye openings on the grid
@@ -160,13 +163,16 @@ class WarpEditor:
         region = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None]
         region = region.float().to(self.device)
         crop_to_region = source.alignment.crop_to_frame - np.array([[0, 0, x0], [0, 0, y0]], np.float64)
+        refs = lip_references(image, landmarks)
         return WarpFace(
             source=source, box=geom.box, mask=geom.inside.astype(np.float32), geometry=geom, pose=pose,
             canonical=pose.to_canonical(landmarks), cond=table_to_cond(source.aus[None])[0], region=region,
             region_u8=np.ascontiguousarray(image[y0:y1, x0:x1]),
             region_u8x2=upsample2(np.ascontiguousarray(image[y0:y1, x0:x1])),
             inside=torch.from_numpy(geom.inside)[None, None].to(self.device),
-            lip_colour=lip_colour(image, landmarks), lip_reference=lip_references(image, landmarks),
+            lip_colour=lip_colour(image, landmarks), lip_reference=refs,
+            lip_sampling=lip_sampling(image, landmarks[:, :2], refs, origin=(x0, y0)) if self.config.lip_edges
+            else None,
             is_grey=_is_grey(image),
             blurred=antialiased(region, source.alignment.scale),
             eye_masks=eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
@@ -229,7 +235,7 @@ class WarpEditor:
         src_mesh = geom.vertices.astype(np.float64)
         virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset, upper=self.config.upper_teeth)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
-        src_v = np.concatenate([_lid_margin_lifted(fixed, dst - offset), virt_src], 1)
+        src_v = np.concatenate([closing_sources(fixed, dst - offset, prepared.lip_sampling), virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
         coarse, tri = backward_field(torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float(),
                                      torch.from_numpy(geom.triangles), geom.grid_size, scale=geom.step,
@@ -361,28 +367,6 @@ def _fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, pad: 
         for b, (f, c) in enumerate(zip(field.numpy(), covered, strict=True)):
             per_frame[b].append(((x0, y0, x1, y1), f, c))
     return per_frame
-
-
-def _lid_margin_lifted(src: np.ndarray, dst: np.ndarray, *, lift: float = 0.25) -> np.ndarray:
-    """Source positions with each closing eye's lid margins sampled a little away from the eye.
-
-    A closed lid's pixels at its margins would otherwise take source pixels right at the lid
-    margins, whose interpolation reaches into the white of the eye: a pale line along the closed
-    eye. Sampling the upper margin ``lift`` x the eye's opening higher and the lower one as much
-    lower (in proportion to how far the eye closed) lines the closed eye with lashes and skin.
-
-    Args:
-        src: (B, V, 2) source vertices (region pixels); dst: (B, 468, 2) destination mesh points.
-    """
-    out = np.array(src, np.float64, copy=True)
-    for side, (upper, lower) in enumerate(((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER),
-                                           (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER))):
-        up, lo = list(upper[1:-1]), list(lower[1:-1])
-        opening = src[0, up] - src[0, lo]  # (7, 2) lower -> upper lid, pixels
-        closing = eye_closing(src[0, :M.N_MESH], dst)[:, side]  # (B,)
-        out[:, up] += lift * closing[:, None, None] * opening[None]
-        out[:, lo] -= lift * closing[:, None, None] * opening[None]
-    return out
 
 
 def _is_grey(image: np.ndarray) -> bool:
