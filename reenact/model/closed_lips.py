@@ -139,8 +139,10 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut
         # mouth (an open one shows them; the dark corners are the shadow a closed mouth has)
         bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
-        if teeth > 0.0:  # a shut mouth's corners: a line where the lips meet, not open triangles
-            bad = np.maximum(bad, dark * teeth * _off_the_line(dst[b] - origin, shape, line) * (mouth - lips))
+        if teeth > 0.0:  # a shut mouth's corners: a line where the lips meet, not open triangles,
+            # and along that line a shade darker than the lips, not the black of the gap
+            off = _off_the_line(dst[b] - origin, shape, line)
+            bad = np.maximum(bad, teeth * np.maximum(off, 0.5 * dark) * (mouth - lips))
         good = (1.0 - np.maximum(bright, dark)) * lips
         sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
         fill = sum(side[..., None] * _lip_fill(part, good * side, sigma, colour)

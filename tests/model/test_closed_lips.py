@@ -73,6 +73,25 @@ def test_closing_lips_lose_their_teeth_and_keep_everything_else():
     assert np.abs(half - LIP).max() < np.abs(TEETH - LIP).max() - 10 and np.abs(half - TEETH).max() > 10
 
 
+def test_a_shut_mouths_line_is_a_shade_not_the_black_gap():
+    """A shut mouth whose lips still part by 5 px in the middle (where a fold was undone): the
+    opening's black gap becomes lip, but for a line where the lips meet, which is a shade darker
+    than the lips and not black (at least a third of their luma)."""
+    import cv2
+
+    region, _ = _smile_lips()
+    dst = _mouth(5.0)
+    cv2.fillPoly(region[0], [np.round(dst[list(M.MOUTH_INNER)]).astype(np.int32)], (LIP * 0.05).tolist())
+    out = close_lips(region.copy(), dst[None], np.array([1.0]), LIP)
+    weights = np.array([0.299, 0.587, 0.114])
+    lip = float(LIP @ weights)
+    line = out[0, 40, 45:76].astype(float) @ weights  # the line where the lips meet (y = 40)
+    off = (slice(None), [38, 42], slice(55, 66))  # the gap 2 px either side of the line
+    assert (region[off] < 20).all()
+    assert 0.33 * lip <= line.min() and line.mean() < 0.9 * lip
+    assert (out[off].astype(float) @ weights).min() > 0.85 * lip
+
+
 def test_each_lip_takes_its_own_colour():
     """An upper lip darker than the lower one (it faces down): its teeth become upper lip, not the
     lower lip's brighter pink; a lip reference that reads as teeth falls back to the lower's."""
