@@ -81,14 +81,59 @@ def _columns(points: np.ndarray, upper, lower) -> tuple[np.ndarray, np.ndarray]:
     return points[..., list(upper[1:-1]), :], points[..., list(lower[1:-1]), :]
 
 
-def interior_points(src: np.ndarray, dst: np.ndarray, *, upper: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def teeth_split(image: np.ndarray, landmarks: np.ndarray, *, lo: float = 0.35, hi: float = 0.92,
+                min_gap: float = 2.0, step: float = 10.0, dip_step: float = 60.0) -> np.ndarray:
+    """(9,) per mouth column, the share of the photo's mouth interior that belongs to the upper
+    teeth (``interior_points``' ``upper``), read from the luma along the column, inner upper lip
+    (0) to inner lower lip (1), within [``lo``, ``hi``]:
+
+    - a dark line between two bright rows (at least ``dip_step`` levels darker than the brightest
+      on either side): teeth that meet; the split is there;
+    - else where the luma steps down most (the mean above minus the mean below, at least
+      ``step`` levels): under the upper teeth, over the gap to the lower teeth or the lower lip;
+    - else ``hi`` where it stays bright down to the lower lip (at least 0.75 of its brightest,
+      brighter than the lips and than the cheeks): upper teeth all the way;
+    - else 0.5 (a dark gap; a mouth open under ``min_gap`` pixels).
+
+    A median of three across the columns. ``image`` (h, w, 3), ``landmarks`` (468+, 2+) in its
+    pixels."""
+    up, dn = _columns(np.asarray(landmarks, np.float64)[:, :2], M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
+    t = np.linspace(0.0, 1.0, 17)
+    h, w = image.shape[:2]
+    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    out = np.full(len(up), 0.5)
+    ks = np.flatnonzero((t >= lo) & (t <= hi))
+    cheek = np.round(np.asarray(landmarks, np.float64)[[205, 425], :2]).astype(int)
+    cheeks = luma[cheek[:, 1].clip(0, h - 1), cheek[:, 0].clip(0, w - 1)].mean()
+    for c, (a, b) in enumerate(zip(up, dn, strict=True)):
+        if np.linalg.norm(b - a) < min_gap:
+            continue
+        pts = a + np.concatenate([t, [-0.25, 1.25]])[:, None] * (b - a)  # and a point on each lip
+        x = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
+        y = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
+        profile, lips = luma[y[:-2], x[:-2]], luma[y[-2:], x[-2:]].mean()
+        dip = np.array([min(profile[:k].max(), profile[k + 1:].max()) - profile[k] for k in ks])
+        drop = np.array([profile[:k].mean() - profile[k:].mean() for k in ks])
+        low = profile[t >= lo]
+        if dip.max() >= dip_step:  # a dark line between two bright rows: the teeth meet there
+            out[c] = t[ks[np.argmax(dip)]]
+        elif drop.max() >= step:
+            out[c] = t[ks[np.argmax(drop)]]
+        elif low.min() >= 0.75 * profile.max() and low.mean() > max(1.1 * lips, cheeks):  # teeth
+            out[c] = hi
+    padded = np.concatenate([out[:1], out, out[-1:]])
+    return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), 0)
+
+
+def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.ndarray, np.ndarray]:
     """Source and destination positions of the virtual vertices.
 
     Args:
         src: (468+, 2) source mesh points (pixels).
         dst: (B, 468+, 2) destination mesh points.
         upper: the share of the source's mouth interior (from the inner upper lip) that moves
-            with the upper lip (the upper teeth); the rest moves with the lower lip.
+            with the upper lip (the upper teeth); the rest moves with the lower lip. One share,
+            or one per column (9,) (``teeth_split``).
 
     Returns:
         (B, N_VIRTUAL, 2) source positions, (B, N_VIRTUAL, 2) destination positions.
@@ -99,6 +144,8 @@ def interior_points(src: np.ndarray, dst: np.ndarray, *, upper: float = 0.5) -> 
     d_up, d_lo = _columns(dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
     hs = np.linalg.norm(s_lo - s_up, axis=-1, keepdims=True)
     hd = np.linalg.norm(d_lo - d_up, axis=-1, keepdims=True)
+    # (1 or 9, 1) per column; a column that closes splits at its middle (its teeth go under the lips)
+    upper = np.where(hd >= hs, np.asarray(upper, np.float64).reshape(-1, 1), 0.5)
     k_up, k_lo = upper * np.minimum(hs, hd), (1.0 - upper) * np.minimum(hs, hd)
     # lips that (nearly) meet hide the mouth: below a fifth of the photo's widest opening the
     # visible part of the interior fades out, so a closing mouth shows the lips' inner edges,
@@ -160,7 +207,7 @@ def cavity_colour(lip_colour: np.ndarray, t: np.ndarray, s: np.ndarray, *, grey:
     return np.asarray(lip_colour, np.float64).reshape(1, 3) * ratio
 
 
-def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int], *, upper: float = 0.5
+def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int], *, upper=0.5
                  ) -> np.ndarray:
     """(B, y1 - y0, x1 - x0) float32 in [0, 1]: how much of each pixel of ``box`` the CAVITY band
     covers (its polygon between the A and B vertices; 4 x 4 samples a pixel), for the source mesh

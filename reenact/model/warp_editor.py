@@ -27,7 +27,14 @@ from reenact.model import mesh as M
 from reenact.model.closed_lips import close_lips, lip_references, mouth_closing
 from reenact.model.closing_samples import closing_sources, lip_sampling
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
-from reenact.model.interior import CAVITY, cavity_cover, cavity_patch, interior_points, lip_colour
+from reenact.model.interior import (
+    CAVITY,
+    cavity_cover,
+    cavity_patch,
+    interior_points,
+    lip_colour,
+    teeth_split,
+)
 from reenact.model.lashes import draw_lashes, lash_colours
 from reenact.model.lips import lip_rings
 from reenact.model.refine_inputs import (
@@ -75,7 +82,9 @@ class WarpEditorConfig:
     # the cavity's colour: real mouths' dark interior, measured (``interior.cavity_colour``), or
     # (False) the source's lip colour x ``cavity_darkness`` everywhere
     cavity_shaded: bool = True
-    upper_teeth: float = 0.5  # share of the photo's mouth interior that moves with the upper lip
+    # share of the photo's mouth interior that moves with the upper lip; None: measured per column
+    # in the photo (``interior.teeth_split``: the upper teeth of a smile stay whole)
+    upper_teeth: float | None = None
     cavity_darkness: float = 0.22
     strength: float = 1.0  # scales every displacement (1 = the rig's own amplitude)
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
@@ -107,6 +116,7 @@ class WarpFace(PreparedFace):
     lip_colour: np.ndarray | None = None  # (3,) median colour of the source's lips
     lip_reference: np.ndarray | None = None  # (2, 3) colours of the middle of its lower and upper lips
     lip_sampling: tuple | None = None  # where closing lips sample the region (``lip_sampling``)
+    teeth_split: np.ndarray | float = 0.5  # the upper teeth's share of the mouth interior (``upper_teeth``)
     is_grey: bool = False
     blurred: torch.Tensor | None = None  # (1, 3, h, w) anti-aliased region for the refiner's crop
     eye_masks: torch.Tensor | None = None  # (2, gh, gw) the source's eye openings on the grid
@@ -174,6 +184,8 @@ class WarpEditor:
             lip_sampling=lip_sampling(image, landmarks[:, :2], refs, origin=(x0, y0)) if self.config.lip_edges
             else None,
             is_grey=_is_grey(image),
+            teeth_split=(teeth_split(image, landmarks) if self.config.upper_teeth is None
+                         else self.config.upper_teeth),
             blurred=antialiased(region, source.alignment.scale),
             eye_masks=eye_masks(landmarks - [x0, y0, 0], geom).to(self.device),
             lash_colours=lash_colours(image, landmarks),
@@ -233,7 +245,7 @@ class WarpEditor:
         offset = np.array(geom.box[:2], np.float64)
         b = len(dst)
         src_mesh = geom.vertices.astype(np.float64)
-        virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset, upper=self.config.upper_teeth)
+        virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset, upper=prepared.teeth_split)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
         src_v = np.concatenate([closing_sources(fixed, dst - offset, prepared.lip_sampling), virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
@@ -261,7 +273,7 @@ class WarpEditor:
         x0, y0, x1, y1 = box
         local = dst - np.asarray(geom.box[:2], np.float64)
         src = geom.vertices.astype(np.float64)
-        w = cavity_cover(src, local, box, upper=self.config.upper_teeth)[..., None]
+        w = cavity_cover(src, local, box, upper=prepared.teeth_split)[..., None]
         lips = prepared.lip_colour
         if self.config.cavity_shaded:
             colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])

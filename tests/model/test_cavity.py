@@ -4,7 +4,6 @@ editor showing it (the refiner does not paint over it) on a real face."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.path import Path as PolyPath
 
 from reenact.au.space import preset
 from reenact.model import interior
@@ -35,15 +34,20 @@ def test_the_cavity_colour_is_dark_redder_than_the_lips_and_grey_for_grey():
 
 
 def _cavity_core(prepared, dst):
-    """Region pixels in the middle of the destination mouth's opening (t 0.35-0.65, s 0.3-0.7)."""
+    """Region pixels well inside the destination mouth's newly opened cavity (the CAVITY band's
+    polygon, its pixels fully covered and 3 px from its edge, where the refiner's crop-sized
+    cavity mask is sure to hold; s 0.3-0.7)."""
+    from scipy.ndimage import binary_erosion
+
     x0, y0, x1, y1 = prepared.box
     lm = dst - [x0, y0]
+    src = prepared.source.face.landmarks[:M.N_MESH, :2] - [x0, y0]
+    cover = interior.cavity_cover(src, lm[None], (0, 0, x1 - x0, y1 - y0), upper=prepared.teeth_split)[0]
     ys, xs = np.mgrid[0:y1 - y0, 0:x1 - x0]
     pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
-    inside = PolyPath(lm[list(M.MOUTH_INNER)]).contains_points(pts)
-    t, s = interior.mouth_coordinates(pts, lm)
-    core = inside & (t > 0.35) & (t < 0.65) & (s > 0.3) & (s < 0.7)
-    return core.reshape(y1 - y0, x1 - x0)
+    _, s = interior.mouth_coordinates(pts, lm)
+    side = ((s > 0.3) & (s < 0.7)).reshape(cover.shape)
+    return binary_erosion(cover >= 1.0, iterations=3) & side
 
 
 def test_an_opened_mouth_shows_the_measured_cavity_not_the_refiners_paint(astronaut):
@@ -92,6 +96,33 @@ def test_the_cavity_cover_is_the_cavity_polygon_at_pixel_resolution(astronaut_fa
     area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
     assert area > 100 and abs(cover.sum() - area) < 0.03 * area
     assert ((cover > 0) & (cover < 1)).sum() < 0.5 * (cover == 1).sum()  # a sharp, anti-aliased edge
+
+
+def test_the_upper_teeth_stay_whole_where_the_photo_shows_them(astronaut_face, astronaut):
+    """``teeth_split`` on the astronaut's smile (upper teeth down to the lower lip): its middle
+    columns give the upper teeth nearly all of the interior; a closed-mouth mesh and a dark gap
+    split at the middle; a row of teeth over a dark gap splits at the gap."""
+    lm = astronaut_face.landmarks
+    split = interior.teeth_split(astronaut, lm)
+    assert (split[2:7] >= 0.85).all() and split.shape == (9,)
+    shut = lm[:, :2].copy()
+    shut[list(M.LIPS_INNER_LOWER)] = shut[list(M.LIPS_INNER_UPPER)]
+    assert np.array_equal(interior.teeth_split(astronaut, shut), np.full(9, 0.5))
+    # a synthetic mouth on the same mesh: bright teeth down to 40 % of each column, then a gap
+    top, bottom = (lm[list(contour), :2] for contour in (M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER))
+    xs = np.arange(astronaut.shape[1])
+    edge = np.interp(xs, top[:, 0], top[:, 1] + 0.4 * (bottom[:, 1] - top[:, 1]))
+    image = np.repeat(np.where(np.arange(astronaut.shape[0])[:, None] < edge[None], 230, 0), 3, 1)
+    image = image.reshape(astronaut.shape).astype(np.uint8)
+    assert np.allclose(interior.teeth_split(image, lm)[2:7], 0.4, atol=0.1)
+    # clenched teeth: both rows bright, a dark line where they meet (at 70 %): the split is there,
+    # to a pixel of the 6 px opening
+    line = np.interp(xs, top[:, 0], top[:, 1] + 0.7 * (bottom[:, 1] - top[:, 1]))
+    rows = np.arange(astronaut.shape[0])[:, None]
+    teeth = np.where(np.abs(rows - line[None]) < 0.7, 40, 240)
+    clenched = np.repeat(teeth, 3, 1).reshape(astronaut.shape).astype(np.uint8)
+    assert np.allclose(interior.teeth_split(clenched, lm)[2:7], 0.7, atol=0.15)
+    assert np.array_equal(interior.teeth_split(np.full_like(astronaut, 60), lm), np.full(9, 0.5))
 
 
 def test_the_upper_teeth_share_of_the_interior_moves_with_the_upper_lip(astronaut_face):
