@@ -12,8 +12,10 @@ between the contour and the lip's edge into the closed lips. Here the photo's re
 found along each column of the lip mesh (from the inner contour towards the outer one, the first
 pixels that read as this lip's own colour), and the closing lips sample only the band between
 that edge and the outer contour: every loop of the lip's mesh is moved into it, in order, so no
-source triangle folds. In proportion to how far the mouth closes; a mouth that keeps or widens
-its opening samples as before (a request of the photo's own expression returns the photo).
+source triangle folds. In proportion to how far the mouth closes, or opens (``mouth_change``):
+an opening mouth's interior then runs between the lips' real edges, so the teeth the contour sat
+on go with the interior, not with the lower lip (``interior_sources``). A mouth that keeps its
+opening samples as before (a request of the photo's own expression returns the photo).
 """
 
 from __future__ import annotations
@@ -138,12 +140,34 @@ def lid_margins_lifted(src: np.ndarray, dst: np.ndarray, *, lift: float = 0.25) 
     return out
 
 
+def mouth_change(src: np.ndarray, dst: np.ndarray, *, wide: float = 0.1) -> np.ndarray:
+    """(B,) how far each mouth closes (``closed_lips.mouth_closing``) or opens (the inner lips'
+    mean gap grown by ``wide`` x the mouth's width = 1): the lips sample their own band either
+    way (an opening mouth's interior then takes the teeth the contour sat on)."""
+    up, lo = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
+    gs = np.linalg.norm(src[lo] - src[up], axis=-1).mean()
+    gd = np.linalg.norm(dst[:, lo] - dst[:, up], axis=-1).mean(-1)
+    width = np.linalg.norm(src[M.LIPS_INNER_UPPER[0]] - src[M.LIPS_INNER_UPPER[-1]])
+    opening = np.clip((gd - gs) / max(wide * width, 1e-3), 0.0, 1.0)
+    return np.maximum(mouth_closing(src, dst), opening)
+
+
 def closing_sources(src: np.ndarray, dst: np.ndarray, lips: tuple[np.ndarray, np.ndarray] | None
                     ) -> np.ndarray:
     """The warp's source vertices (B, V, 2) for destination meshes ``dst`` (B, 468+, 2), both in
     region pixels: closing lids' margins lifted (``lid_margins_lifted``) and, given a
-    ``lip_sampling`` ``lips``, closing lips sampled in the photo's lips (``sample_lips``)."""
+    ``lip_sampling`` ``lips``, the lips of a mouth that closes or opens sampled in the photo's lips
+    (``sample_lips``)."""
     out = lid_margins_lifted(src, dst)
     if lips is not None:
-        out = sample_lips(out, lips, mouth_closing(src[0, :M.N_MESH], dst))
+        out = sample_lips(out, lips, mouth_change(src[0, :M.N_MESH], dst))
     return out
+
+
+def interior_sources(fixed: np.ndarray, moved: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(B, 468, 2) where the mouth interior's columns start and end in the photo: at the lips'
+    real edges (``moved``, ``closing_sources``) for a mouth that opens (its interior takes the
+    teeth the contour sat on), at MediaPipe's contour (``fixed``) for one that closes (the lips
+    cover it)."""
+    opens = mouth_closing(fixed[0, :M.N_MESH], dst) <= 0.0
+    return np.where(opens[:, None, None], moved[:, :M.N_MESH], fixed[:, :M.N_MESH])

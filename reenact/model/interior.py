@@ -129,7 +129,7 @@ def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.
     """Source and destination positions of the virtual vertices.
 
     Args:
-        src: (468+, 2) source mesh points (pixels).
+        src: (468+, 2) source mesh points (pixels), or (B, 468+, 2) one per destination.
         dst: (B, 468+, 2) destination mesh points.
         upper: the share of the source's mouth interior (from the inner upper lip) that moves
             with the upper lip (the upper teeth); the rest moves with the lower lip. One share,
@@ -139,7 +139,7 @@ def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.
         (B, N_VIRTUAL, 2) source positions, (B, N_VIRTUAL, 2) destination positions.
     """
     b = dst.shape[0]
-    src_b = np.broadcast_to(src, (b,) + src.shape)
+    src_b = np.broadcast_to(src, (b,) + src.shape[-2:])  # one source, or one per destination
     s_up, s_lo = _columns(src_b, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
     d_up, d_lo = _columns(dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
     hs = np.linalg.norm(s_lo - s_up, axis=-1, keepdims=True)
@@ -215,7 +215,7 @@ def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int
     pixels. Sharper than the warp's coarse grid, whose cells drew its edge as steps that cut into
     the teeth."""
     x0, y0, x1, y1 = box
-    _, virt = interior_points(src[:M.N_MESH], dst, upper=upper)
+    _, virt = interior_points(src[..., :M.N_MESH, :], dst, upper=upper)
     up = list(M.LIPS_INNER_UPPER)
     out = np.zeros((len(dst), y1 - y0, x1 - x0), np.float32)
     for b in range(len(dst)):

@@ -25,7 +25,7 @@ import torch
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.closed_lips import close_lips, lip_references, mouth_closing
-from reenact.model.closing_samples import closing_sources, lip_sampling
+from reenact.model.closing_samples import closing_sources, interior_sources, lip_sampling
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import (
     CAVITY,
@@ -245,9 +245,11 @@ class WarpEditor:
         offset = np.array(geom.box[:2], np.float64)
         b = len(dst)
         src_mesh = geom.vertices.astype(np.float64)
-        virt_src, virt_dst = interior_points(src_mesh[:M.N_MESH], dst - offset, upper=prepared.teeth_split)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
-        src_v = np.concatenate([closing_sources(fixed, dst - offset, prepared.lip_sampling), virt_src], 1)
+        moved = closing_sources(fixed, dst - offset, prepared.lip_sampling)
+        virt_src, virt_dst = interior_points(interior_sources(fixed, moved, dst - offset), dst - offset,
+                                             upper=prepared.teeth_split)
+        src_v = np.concatenate([moved, virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
         coarse, tri = backward_field(torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float(),
                                      torch.from_numpy(geom.triangles), geom.grid_size, scale=geom.step,
@@ -273,6 +275,8 @@ class WarpEditor:
         x0, y0, x1, y1 = box
         local = dst - np.asarray(geom.box[:2], np.float64)
         src = geom.vertices.astype(np.float64)
+        fixed = np.broadcast_to(src, (len(local),) + src.shape)
+        src = interior_sources(fixed, closing_sources(fixed, local, prepared.lip_sampling), local)
         w = cavity_cover(src, local, box, upper=prepared.teeth_split)[..., None]
         lips = prepared.lip_colour
         if self.config.cavity_shaded:

@@ -73,3 +73,24 @@ def test_a_closed_mouth_photo_samples_as_before():
     image[:] = LIP.astype(np.uint8)
     index, place = lip_sampling(image, pts, np.stack([LIP, LIP]))
     assert np.allclose(place, pts[index])
+
+
+def test_an_opening_mouths_interior_takes_the_teeth_its_contour_sat_on():
+    """Opening (by a tenth of the mouth's width or more) samples the lips in their own band, as
+    closing does, and the interior then runs between the lips' real edges; a closing mouth's
+    interior keeps MediaPipe's contour (the lips cover it); no change, no change."""
+    from reenact.model.closing_samples import interior_sources, mouth_change
+
+    src = _lip_mesh(8.0)
+    dst = np.stack([_lip_mesh(8.0), _lip_mesh(20.0), _lip_mesh(2.0)])
+    change = mouth_change(src, dst)
+    assert change[0] == 0.0 and change[1] == 1.0 and change[2] > 0.7
+    image = np.empty((100, 100, 3), np.uint8)
+    image[:] = LIP.astype(np.uint8)
+    image[44:56, 25:76] = TEETH.astype(np.uint8)
+    sampling = lip_sampling(image, src, np.stack([LIP, LIP]))
+    fixed = np.broadcast_to(src, (3,) + src.shape)
+    moved = sample_lips(fixed, sampling, change)
+    inner = interior_sources(fixed, moved, dst)
+    assert np.array_equal(inner[0], src) and np.array_equal(inner[2], src)
+    assert np.array_equal(inner[1], moved[1]) and not np.array_equal(moved[1], src)
