@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from reenact.au.lids import LID_READINGS
 from reenact.au.smoothing import SmoothingConfig
 from reenact.au.track import AUTrack
 from reenact.device import PRECISIONS, bf16_supported
@@ -59,6 +60,9 @@ class PipelineConfig:
     workers: int | None = None  # threads for pass 1's parts and pass 2's batches; None: 2 on 2+ cores
     max_frames: int | None = None  # render only the first N driver frames (audio cut to match)
     motion: str = "aus"  # driving videos: "aus" (the rig of the transferred AUs) or "landmarks"
+    # driving videos: the driver's blinks read from its lids' geometry ("geometry",
+    # ``reenact.au.lids``) or from MediaPipe's blink scores ("blendshapes")
+    lids: str = "geometry"
     tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the source photo's face choice
     driver_face_index: int | None = None  # driver: None = the largest face, k = k-th from the left
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
@@ -76,6 +80,8 @@ class PipelineConfig:
             raise InputError(f"max_frames must be >= 1, got {self.max_frames}")
         if self.motion not in MOTIONS:
             raise InputError(f"motion must be aus or landmarks, got {self.motion!r}")
+        if self.lids not in LID_READINGS:
+            raise InputError(f"lids must be geometry or blendshapes, got {self.lids!r}")
 
 
 @dataclass(frozen=True, eq=False)

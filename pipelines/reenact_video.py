@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.au.extract import face_index_error, sample_frames, track_clip, track_clip_parts
+from reenact.au.lids import geometric_blinks
 from reenact.au.plot import check_plot_path, save_au_plot
 from reenact.au.smoothing import neutral_baseline, smooth_track
 from reenact.au.track import AUTrack
@@ -236,6 +237,8 @@ class ReenactPipeline(Pipeline):
     def smooth(self, raw: AUTrack) -> tuple[AUTrack, np.ndarray]:
         """Step 4: gap policy + smoothing; the driver's reference face for relative transfer: its
         neutral baseline (from the raw track), or its first frame with a face (smoothed)."""
+        if self.config.lids == "geometry":
+            raw = geometric_blinks(raw)
         track = self.smoother(raw)
         if self.config.transfer.reference == "first":
             return track, track.values[int(np.argmax(raw.found))].copy()

@@ -77,6 +77,9 @@ _RAMP_COLS = [_COLS[n] for n in _RAMP_NAMES]
 # Inner-lip midpoints and eye corners in the 478-point mesh.
 _UPPER_LIP_INNER, _LOWER_LIP_INNER = 13, 14
 _EYE_CORNERS_R, _EYE_CORNERS_L = (33, 133), (362, 263)
+# Each eye's lid points between its corners, upper and lower, in the same columns (subject's R, L).
+_LIDS = (((246, 161, 160, 159, 158, 157, 173), (7, 163, 144, 145, 153, 154, 155)),
+         ((398, 384, 385, 386, 387, 388, 466), (382, 381, 380, 374, 373, 390, 249)))
 
 
 def ramp(x: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray) -> np.ndarray:
@@ -95,6 +98,19 @@ def lip_gap(landmarks: np.ndarray) -> np.ndarray:
     """Inner-lip opening relative to the inter-ocular distance, (...,)."""
     gap = np.linalg.norm(landmarks[..., _UPPER_LIP_INNER, :2] - landmarks[..., _LOWER_LIP_INNER, :2], axis=-1)
     return gap / np.maximum(interocular(landmarks), 1e-6)
+
+
+def lid_apertures(landmarks: np.ndarray) -> np.ndarray:
+    """(N, 2) each eye's opening (subject's right, left): the mean distance between its upper and
+    lower lid points over its width, in MediaPipe's 3-D landmarks (N, 478, 3): a turned head
+    foreshortens both alike."""
+    lm = np.asarray(landmarks, np.float64)
+    out = []
+    for (upper, lower), corners in zip(_LIDS, (_EYE_CORNERS_R, _EYE_CORNERS_L), strict=True):
+        gap = np.linalg.norm(lm[:, list(upper)] - lm[:, list(lower)], axis=-1).mean(-1)
+        width = np.linalg.norm(lm[:, corners[0]] - lm[:, corners[1]], axis=-1)
+        out.append(gap / np.maximum(width, 1e-6))
+    return np.stack(out, 1).astype(np.float32)
 
 
 def aus_from_measurements(blendshapes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.au.blendshapes import aus_from_measurements
+from reenact.au.blendshapes import aus_from_measurements, lid_apertures
 from reenact.au.pyfeat import PyFeatBackend
 from reenact.au.smoothing import SmoothingConfig, neutral_baseline, smooth_track
 from reenact.au.space import TABLE_AU_NAMES
@@ -96,6 +96,7 @@ def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple
     bs: list[np.ndarray] = []
     lm: list[np.ndarray] = []
     kept: list[np.ndarray] = []
+    lids: list[np.ndarray] = []
 
     def flush() -> None:
         if bs:
@@ -109,6 +110,7 @@ def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple
             bs.append(face.blendshapes)
             lm.append(face.landmarks[:, :2])
             poses.append(face.pose)
+            lids.append(lid_apertures(face.landmarks[None])[0])
             if keep_landmarks:
                 kept.append(face.landmarks)
             if len(bs) == _AU_BATCH:
@@ -122,11 +124,13 @@ def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple
         landmarks = np.full((len(found), 478, 3), np.nan, np.float32)
         if kept:
             landmarks[found_arr] = np.stack(kept)
+    apertures = np.full((len(found), 2), np.nan, np.float32)
     if rows:
         values[found_arr] = np.concatenate(rows)
         pose[found_arr] = np.array(poses, np.float32)
+        apertures[found_arr] = np.stack(lids)
     return AUTrack(values=values, found=found_arr, pose=pose, fps=float(fps), sources=sources,
-                   landmarks=landmarks)
+                   landmarks=landmarks, lids=apertures)
 
 
 def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracker,

@@ -32,6 +32,8 @@ class AUTrack:
         sources: for a list of images, the file of each row; empty for a clip.
         landmarks: (T, 478, 3) float32 pixel landmarks (NaN where no face) when the extraction
             was asked to keep them (landmark motion transfer), else None (~5.7 KB a frame).
+        lids: (T, 2) float32 each eye's opening (``blendshapes.lid_apertures``: subject's right,
+            left; NaN where no face), or None (a track made without them).
     """
 
     values: np.ndarray
@@ -41,6 +43,7 @@ class AUTrack:
     names: tuple[str, ...] = TABLE_AU_NAMES
     sources: tuple[str, ...] = ()
     landmarks: np.ndarray | None = None
+    lids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t = len(self.found)
@@ -54,6 +57,8 @@ class AUTrack:
             raise InputError(f"AUTrack fps must be >= 0, got {self.fps}")
         if self.landmarks is not None and self.landmarks.shape[:1] != (t,):
             raise InputError(f"AUTrack landmarks must have T={t} rows, got {self.landmarks.shape}")
+        if self.lids is not None and self.lids.shape != (t, 2):
+            raise InputError(f"AUTrack lids must be (T={t}, 2), got {self.lids.shape}")
 
     def __len__(self) -> int:
         return len(self.found)
@@ -85,10 +90,11 @@ class AUTrack:
         landmarks = None
         if all(t.landmarks is not None for t in tracks):
             landmarks = np.concatenate([t.landmarks for t in tracks])
+        lids = np.concatenate([t.lids for t in tracks]) if all(t.lids is not None for t in tracks) else None
         return cls(values=np.concatenate([t.values for t in tracks]),
                    found=np.concatenate([t.found for t in tracks]),
                    pose=np.concatenate([t.pose for t in tracks]), fps=first.fps, names=first.names,
-                   sources=sum((t.sources for t in tracks), ()), landmarks=landmarks)
+                   sources=sum((t.sources for t in tracks), ()), landmarks=landmarks, lids=lids)
 
     def replace(self, **changes) -> AUTrack:
         """A copy with some fields replaced (the track itself is immutable)."""

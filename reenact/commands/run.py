@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reenact.au.lids import LID_READINGS
 from reenact.commands import options
 from reenact.device import pick_device
 from reenact.errors import InputError
@@ -36,6 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           help="warp-guided models: move the face by the rig of the transferred AUs (aus), "
                                "or by the driver's own pose-free landmark motion (landmarks: keeps speech "
                                "lip shapes) (default %(default)s)")
+    options.config_option(p, "--lids", PipelineConfig, "lids", choices=LID_READINGS,
+                          help="the driver's blinks: read from its lids' geometry against its own open "
+                               "eyes (geometry: two lowered lids stay two lowered lids) or from "
+                               "MediaPipe's blink scores (blendshapes) (default %(default)s)")
     p.add_argument("--only", default=None, metavar="LIST",
                    help="transfer only these AU groups/AUs, comma-separated: brows, eyes, mouth, nose, "
                         "cheeks, or names like AU12,AU45_L (default: all)")
@@ -62,7 +67,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
                               reference=args.reference)
     smoothing = options.smoothing_config(args)
     return options.render_config(args, max_frames=args.max_frames, driver_face_index=args.driver_face_index,
-                                 motion=args.motion, smoothing=smoothing, transfer=transfer)
+                                 motion=args.motion, lids=args.lids, smoothing=smoothing,
+                                 transfer=transfer)
 
 
 def _side_path(out: Path, value: str | None, suffix: str) -> Path | None:

@@ -1,0 +1,44 @@
+"""A driver's blinks read from its lids' geometry: both eyes lowered are not a wink.
+
+MediaPipe's per-eye blink score (``eyeBlinkLeft`` / ``eyeBlinkRight``, through the steep AU45
+ramp of ``reenact.au.blendshapes``) turns a face that looks down with its head turned into a wink:
+in the demo's driving clip the two lids are lowered 58 % and 29 % (their 3-D openings against the
+clip's open eyes), and the blink scores read 0.78 and 0.04. For a driving clip, each eye's AU45 is
+read instead from its opening against that eye's own open opening in the clip
+(``geometric_blinks``): a real blink or wink still closes the eye that closes, and two lowered
+lids stay two lowered lids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.au.space import TABLE_AU_NAMES, sync_bilateral
+from reenact.au.track import AUTrack
+
+LID_READINGS = ("geometry", "blendshapes")
+_SIDES = (TABLE_AU_NAMES.index("AU45_R"), TABLE_AU_NAMES.index("AU45_L"))  # as ``AUTrack.lids``
+
+
+def geometric_blinks(track: AUTrack, *, knee: float = 0.6, shut: float = 0.8, open_quantile: float = 0.9,
+                     min_open: float = 0.1, min_frames: int = 10) -> AUTrack:
+    """``track`` with each eye's AU45 = its closure, 1 - opening / open opening, where the open
+    opening is the eye's ``open_quantile`` over the clip's frames with a face; past ``knee`` the
+    closure rises faster, to 1 at ``shut`` (MediaPipe's lid points rarely meet in a blink; below
+    the knee a lowered lid is as lowered as measured: the rig's lid openness is 1 - AU45). Left as it is: a
+    track without lids, with fewer than ``min_frames`` faces, or whose eyes never open to
+    ``min_open`` of their width (a sleepy clip: no open reference)."""
+    if track.lids is None:
+        return track
+    found = track.found & np.isfinite(track.lids).all(1)
+    if found.sum() < min_frames:
+        return track
+    opened = np.quantile(track.lids[found], open_quantile, axis=0)  # (2,)
+    if (opened < min_open).any():
+        return track
+    values = track.values.copy()
+    closure = np.clip(1.0 - track.lids[found] / opened[None], 0.0, 1.0)
+    closure = np.minimum(closure + np.maximum(closure - knee, 0.0) * (1.0 - shut) / (shut - knee), 1.0)
+    values[np.ix_(found, _SIDES)] = closure
+    values[found] = sync_bilateral(values[found])
+    return track.replace(values=values)

@@ -1,0 +1,60 @@
+"""The driver's blinks from its lids' geometry: two lowered lids are not a wink; blinks close."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.au.lids import geometric_blinks
+from reenact.au.space import TABLE_AU_NAMES
+from reenact.au.track import AUTrack
+from tests.aus_fixtures import WL_BLINK, WL_EYES_CLOSED, winks, wl_raw_track
+
+L, R = TABLE_AU_NAMES.index("AU45_L"), TABLE_AU_NAMES.index("AU45_R")
+
+
+def _track(lids: np.ndarray) -> AUTrack:
+    t = len(lids)
+    return AUTrack(values=np.zeros((t, len(TABLE_AU_NAMES)), np.float32), found=np.ones(t, bool),
+                   pose=np.zeros((t, 3), np.float32), fps=25.0, lids=lids.astype(np.float32))
+
+
+def test_the_closure_is_measured_against_the_clips_open_eyes():
+    lids = np.full((20, 2), 0.2)
+    lids[3] = [0.1, 0.2]  # the right eye half closed, the left open
+    lids[4] = [0.04, 0.04]  # both closed past the knee: shut
+    out = geometric_blinks(_track(lids)).values
+    assert np.allclose(out[3, [R, L]], [0.5, 0.0], atol=1e-6)
+    assert np.allclose(out[4, [R, L]], 1.0)
+    assert np.allclose(out[[0, 10], :][:, [R, L]], 0.0)
+    assert np.allclose(out[3, TABLE_AU_NAMES.index("AU45")], 0.25)  # the bilateral column: the mean
+    # nothing to measure against: a track without lids, too short a clip, eyes never open
+    bare = _track(lids).replace(lids=None)
+    assert geometric_blinks(bare) is bare
+    assert np.array_equal(geometric_blinks(_track(lids[:5])).values, np.zeros((5, len(TABLE_AU_NAMES))))
+    assert not geometric_blinks(_track(np.full((20, 2), 0.05))).values.any()
+
+
+def test_a_driver_looking_down_lowers_both_lids_and_still_blinks():
+    """The demo's driver at its first frames (head turned, looking down): MediaPipe's blink scores
+    read a wink (left 0.78+, right 0.04-0.15); her lids' geometry reads both lowered, the left more.
+    Her real blink and her closed eyes still read closed on both sides."""
+    raw = wl_raw_track()
+    geo = geometric_blinks(raw)
+    first = slice(0, 11)
+    assert (raw.values[first, L] - raw.values[first, R]).min() > 0.6
+    gap = geo.values[first, L] - geo.values[first, R]
+    assert (gap > 0.0).all() and gap.max() < 0.4  # the left lower, not a wink
+    assert geo.values[first][:, [L, R]].min() > 0.4
+    for frame in (WL_BLINK, WL_EYES_CLOSED):
+        assert geo.values[frame, [L, R]].min() > 0.75
+
+
+def test_lid_openings_see_a_wink_on_its_side():
+    from reenact.au.blendshapes import lid_apertures
+    from reenact.face.tracking import FaceTracker
+
+    with FaceTracker() as tracker:
+        images = winks()
+        opening = {k: lid_apertures(tracker.detect(images[k]).landmarks[None])[0] for k in ("open", "left")}
+    assert opening["left"][1] < 0.5 * opening["open"][1]  # the subject's left eye closed
+    assert opening["left"][0] > 0.7 * opening["open"][0]  # the right one open
