@@ -3,10 +3,11 @@
 MediaPipe's per-eye blink score (``eyeBlinkLeft`` / ``eyeBlinkRight``, through the steep AU45
 ramp of ``reenact.au.blendshapes``) turns a face that looks down with its head turned into a wink:
 in the demo's driving clip the two lids are lowered 58 % and 29 % (their 3-D openings against the
-clip's open eyes), and the blink scores read 0.78 and 0.04. For a driving clip, each eye's AU45 is
-read instead from its opening against that eye's own open opening in the clip
-(``geometric_blinks``): a real blink or wink still closes the eye that closes, and two lowered
-lids stay two lowered lids.
+clip's open eyes), and the blink scores read 0.78 and 0.04. For a driving clip, how far each eye
+closes is read instead from its opening against that eye's own open opening in the clip, while
+the scores still say whether the eyes close at all (``geometric_blinks``): a real blink or wink
+still closes the eye that closes, two lowered lids stay two lowered lids, and a smile's eyes,
+narrowed from below, stay open.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ LID_READINGS = ("geometry", "blendshapes")
 _SIDES = (TABLE_AU_NAMES.index("AU45_R"), TABLE_AU_NAMES.index("AU45_L"))  # as ``AUTrack.lids``
 
 
-def geometric_blinks(track: AUTrack, *, knee: float = 0.6, shut: float = 0.8, open_quantile: float = 0.9,
-                     min_open: float = 0.1, min_frames: int = 10) -> AUTrack:
+def geometric_blinks(track: AUTrack, *, knee: float = 0.6, shut: float = 0.8, gate: float = 0.3,
+                     open_quantile: float = 0.9, min_open: float = 0.1, min_frames: int = 10) -> AUTrack:
     """``track`` with each eye's AU45 = its closure, 1 - opening / open opening, where the open
     opening is the eye's ``open_quantile`` over the clip's frames with a face; past ``knee`` the
     closure rises faster, to 1 at ``shut`` (MediaPipe's lid points rarely meet in a blink; below
-    the knee a lowered lid is as lowered as measured: the rig's lid openness is 1 - AU45). Left as it is: a
+    the knee a lowered lid is as lowered as measured: the rig's lid openness is 1 - AU45), times
+    the larger of the frame's two blink scores over ``gate`` (at most 1): the scores say whether
+    the eyes close at all (a broad smile narrows them from below, which is no blink), the
+    geometry how far each one does. Left as it is: a
     track without lids, with fewer than ``min_frames`` faces, or whose eyes never open to
     ``min_open`` of their width (a sleepy clip: no open reference)."""
     if track.lids is None:
@@ -39,6 +43,9 @@ def geometric_blinks(track: AUTrack, *, knee: float = 0.6, shut: float = 0.8, op
     values = track.values.copy()
     closure = np.clip(1.0 - track.lids[found] / opened[None], 0.0, 1.0)
     closure = np.minimum(closure + np.maximum(closure - knee, 0.0) * (1.0 - shut) / (shut - knee), 1.0)
-    values[np.ix_(found, _SIDES)] = closure
+    # whether the eyes close at all is the blink scores' to say (a smile narrows the eyes from
+    # below, which they do not read as a blink); how far each one closes, the geometry's
+    scores = np.nan_to_num(values[np.ix_(found, _SIDES)]).max(1, keepdims=True)
+    values[np.ix_(found, _SIDES)] = closure * np.clip(scores / gate, 0.0, 1.0)
     values[found] = sync_bilateral(values[found])
     return track.replace(values=values)
