@@ -77,7 +77,8 @@ _RAMP_COLS = [_COLS[n] for n in _RAMP_NAMES]
 # Inner-lip midpoints and eye corners in the 478-point mesh.
 _UPPER_LIP_INNER, _LOWER_LIP_INNER = 13, 14
 _EYE_CORNERS_R, _EYE_CORNERS_L = (33, 133), (362, 263)
-# Each eye's lid points between its corners, upper and lower, in the same columns (subject's R, L).
+# Each eye's lid points between its corners, upper and lower, in the same columns (subject's R, L):
+# ``reenact.model.mesh``'s RIGHT/LEFT_EYE_UPPER/LOWER[1:-1] (the AU stage does not import the model).
 _LIDS = (((246, 161, 160, 159, 158, 157, 173), (7, 163, 144, 145, 153, 154, 155)),
          ((398, 384, 385, 386, 387, 388, 466), (382, 381, 380, 374, 373, 390, 249)))
 

@@ -171,3 +171,12 @@ def interior_sources(fixed: np.ndarray, moved: np.ndarray, dst: np.ndarray) -> n
     cover it)."""
     opens = mouth_closing(fixed[0, :M.N_MESH], dst) <= 0.0
     return np.where(opens[:, None, None], moved[:, :M.N_MESH], fixed[:, :M.N_MESH])
+
+
+def warp_sources(fixed: np.ndarray, dst: np.ndarray, lips: tuple[np.ndarray, np.ndarray] | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The warp's source vertices (B, V, 2) (``closing_sources``) and its mouth interior's
+    (B, 468, 2) (``interior_sources``) for the photo's vertices ``fixed`` (B, V, 2) and
+    destination meshes ``dst`` (B, 468+, 2), in region pixels."""
+    moved = closing_sources(fixed, dst, lips)
+    return moved, interior_sources(fixed, moved, dst)

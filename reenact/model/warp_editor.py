@@ -25,7 +25,7 @@ import torch
 from reenact.au.space import COND_NAMES, table_to_cond
 from reenact.model import mesh as M
 from reenact.model.closed_lips import close_lips, lip_references, mouth_closing
-from reenact.model.closing_samples import closing_sources, interior_sources, lip_sampling
+from reenact.model.closing_samples import lip_sampling, warp_sources
 from reenact.model.editor import EditedBatch, PreparedFace, SourceFace
 from reenact.model.interior import (
     CAVITY,
@@ -246,9 +246,8 @@ class WarpEditor:
         b = len(dst)
         src_mesh = geom.vertices.astype(np.float64)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
-        moved = closing_sources(fixed, dst - offset, prepared.lip_sampling)
-        virt_src, virt_dst = interior_points(interior_sources(fixed, moved, dst - offset), dst - offset,
-                                             upper=prepared.teeth_split)
+        moved, inner = warp_sources(fixed, dst - offset, prepared.lip_sampling)
+        virt_src, virt_dst = interior_points(inner, dst - offset, upper=prepared.teeth_split)
         src_v = np.concatenate([moved, virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
         coarse, tri = backward_field(torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float(),
@@ -275,9 +274,8 @@ class WarpEditor:
         x0, y0, x1, y1 = box
         local = dst - np.asarray(geom.box[:2], np.float64)
         src = geom.vertices.astype(np.float64)
-        fixed = np.broadcast_to(src, (len(local),) + src.shape)
-        src = interior_sources(fixed, closing_sources(fixed, local, prepared.lip_sampling), local)
-        w = cavity_cover(src, local, box, upper=prepared.teeth_split)[..., None]
+        _, inner = warp_sources(np.broadcast_to(src, (len(local),) + src.shape), local, prepared.lip_sampling)
+        w = cavity_cover(inner, local, box, upper=prepared.teeth_split)[..., None]
         lips = prepared.lip_colour
         if self.config.cavity_shaded:
             colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])
