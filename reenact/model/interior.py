@@ -16,8 +16,15 @@ Instead the interiors get extra ("virtual") vertices, recomputed for every frame
   or by the refiner). When it closes, the lips cover the teeth from both sides; when they nearly
   meet, the interior fades out and the gap shows the lips' inner edges.
 
+- Teeth keep their width: when the mouth narrows (a smile let go into an "O"), the interior
+  shows the middle of the photo's interior at its own scale (the lips cover the side teeth)
+  instead of squeezing every tooth into a fang. The interior bands therefore have their own
+  copies of the inner lip vertices (same destination, their own source positions).
+
 Vertex layout of a warp: 468 mesh points, then the outer ring, then the virtual points
-(``N_VIRTUAL``: A_1..A_9, B_1..B_9 of the mouth, C_1..C_7 of the right eye, then the left).
+(``N_VIRTUAL``: A_1..A_9, B_1..B_9 of the mouth, C_1..C_7 of the right eye, then the left, then
+the interior's copies of the inner lips: the right corner, the 9 upper, the 9 lower, the left
+corner).
 """
 
 from __future__ import annotations
@@ -29,7 +36,11 @@ from reenact.model import mesh as M
 EYE, MOUTH_UPPER, CAVITY, MOUTH_LOWER = 0, 1, 2, 3
 _MOUTH_COLS = len(M.LIPS_INNER_UPPER) - 2  # 9 interior columns
 _EYE_COLS = len(M.RIGHT_EYE_UPPER) - 2  # 7
-N_VIRTUAL = 2 * _MOUTH_COLS + 2 * _EYE_COLS
+# the interior's own copies of the inner lips: the right corner, the upper lip, the lower one, the left corner
+_LIP_COPIES = (M.LIPS_INNER_UPPER[0], *M.LIPS_INNER_UPPER[1:-1], *M.LIPS_INNER_LOWER[1:-1],
+               M.LIPS_INNER_UPPER[-1])
+_N_LIP_COPIES = len(_LIP_COPIES)
+N_VIRTUAL = 2 * _MOUTH_COLS + 2 * _EYE_COLS + _N_LIP_COPIES
 
 #: The colour of a real mouth's dark interior (the oral cavity: not teeth, not a lit tongue)
 #: relative to the lips' median colour (``lip_colour``), per channel (R, G, B), at 8 heights from
@@ -59,14 +70,17 @@ def interior_triangles(first_virtual: int) -> tuple[np.ndarray, np.ndarray]:
     ``first_virtual`` is the index of the first virtual vertex (468 + the ring's points).
     """
     a0, b0 = first_virtual, first_virtual + _MOUTH_COLS
-    up, lo = list(M.LIPS_INNER_UPPER), list(M.LIPS_INNER_LOWER)
-    a = [up[0]] + list(range(a0, a0 + _MOUTH_COLS)) + [up[-1]]
-    b = [lo[0]] + list(range(b0, b0 + _MOUTH_COLS)) + [lo[-1]]
+    c0 = first_virtual + 2 * _MOUTH_COLS
+    d0 = c0 + 2 * _EYE_COLS  # the interior's copies of the inner lips
+    right, left = d0, d0 + _N_LIP_COPIES - 1
+    up = [right] + list(range(d0 + 1, d0 + 1 + _MOUTH_COLS)) + [left]
+    lo = [right] + list(range(d0 + 1 + _MOUTH_COLS, left)) + [left]
+    a = [right] + list(range(a0, a0 + _MOUTH_COLS)) + [left]
+    b = [right] + list(range(b0, b0 + _MOUTH_COLS)) + [left]
     tris, labels = [], []
     for band, label in ((_quads(up, a), MOUTH_UPPER), (_quads(a, b), CAVITY), (_quads(b, lo), MOUTH_LOWER)):
         tris += band
         labels += [label] * len(band)
-    c0 = first_virtual + 2 * _MOUTH_COLS
     eyes = ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER))
     for k, (eu, el) in enumerate(eyes):
         start = c0 + k * _EYE_COLS
@@ -125,7 +139,44 @@ def teeth_split(image: np.ndarray, landmarks: np.ndarray, *, lo: float = 0.35, h
     return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), 0)
 
 
-def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.ndarray, np.ndarray]:
+def mouth_narrowing(src: np.ndarray, dst: np.ndarray, *, start: float = 0.9, ramp: float = 0.2,
+                    opening: float = 0.5) -> np.ndarray:
+    """(B,) the share of the photo's interior, around its middle, that the destination mouth
+    shows at its own width: its inner width over the photo's (corner to corner), r, for a mouth
+    that narrows and opens (a smile let go into surprise); 1 (the plain warp) otherwise.
+
+    The share goes from 1 to r as r falls from ``start`` to ``start - ramp``, and as the mouth's
+    gap grows from the photo's to ``1 + opening`` times it. Speech, which narrows the lips a
+    little over teeth that stay put, keeps the plain warp: on the held-out talking clips the
+    middle teeth shown wider matched the real frames less well (results.md)."""
+    corners = [M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]
+    ws = np.linalg.norm(src[..., corners[1], :] - src[..., corners[0], :], axis=-1)
+    wd = np.linalg.norm(dst[:, corners[1]] - dst[:, corners[0]], axis=-1)
+    up, lo = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
+    gs = np.linalg.norm(src[..., lo, :] - src[..., up, :], axis=-1).sum(-1)
+    gd = np.linalg.norm(dst[:, lo] - dst[:, up], axis=-1).sum(-1)
+    r = np.minimum(wd / np.maximum(ws, 1e-9), 1.0)
+    opens = np.clip((gd / np.maximum(gs, 1e-9) - 1.0) / opening, 0.0, 1.0)
+    return 1.0 - (1.0 - r) * np.clip((start - r) / ramp, 0.0, 1.0) * opens
+
+
+def _middle(lines: np.ndarray, axis: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Contours (B, K, 2) resampled over the middle ``share`` (B,) of their span along ``axis``
+    (B, 2, 2: the photo's two inner mouth corners): each point moves to where the contour is at
+    0.5 + (s - 0.5) x share of its own place s in [0, 1]; unchanged where ``share`` is 1."""
+    right, left = axis[:, 0], axis[:, 1]
+    ax = left - right
+    width2 = np.maximum((ax ** 2).sum(-1), 1e-9)
+    place = ((lines - right[:, None]) * ax[:, None]).sum(-1) / width2[:, None]  # (B, K)
+    place = np.maximum.accumulate(place, axis=1)
+    new = 0.5 + (place - 0.5) * share[:, None]
+    out = np.stack([np.stack([np.interp(n, p, line[:, c]) for c in range(2)], -1)
+                    for n, p, line in zip(new, place, lines, strict=True)])
+    return np.where((share >= 1.0)[:, None, None], lines, out)
+
+
+def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5, lips: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Source and destination positions of the virtual vertices.
 
     Args:
@@ -134,12 +185,16 @@ def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.
         upper: the share of the source's mouth interior (from the inner upper lip) that moves
             with the upper lip (the upper teeth); the rest moves with the lower lip. One share,
             or one per column (9,) (``teeth_split``).
+        lips: (B, 468+, 2) where the lip vertices sample the photo (default ``src``): the
+            interior's copies of the inner lips sample there too, the upper one moved towards
+            the middle where the mouth narrows (``mouth_narrowing``).
 
     Returns:
         (B, N_VIRTUAL, 2) source positions, (B, N_VIRTUAL, 2) destination positions.
     """
     b = dst.shape[0]
     src_b = np.broadcast_to(src, (b,) + src.shape[-2:])  # one source, or one per destination
+    lips_b = src_b if lips is None else np.broadcast_to(lips, (b,) + lips.shape[-2:])
     s_up, s_lo = _columns(src_b, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
     d_up, d_lo = _columns(dst, M.LIPS_INNER_UPPER, M.LIPS_INNER_LOWER)
     hs = np.linalg.norm(s_lo - s_up, axis=-1, keepdims=True)
@@ -153,9 +208,17 @@ def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.
     shown = np.clip((hd / np.maximum(hs.max(-2, keepdims=True), 1e-9) - 0.1) / 0.2, 0.0, 1.0)
     shown = np.where(hd >= hs, 1.0, shown)  # only a closing mouth hides (no change: no change)
     into_lip = 0.04 * hs.max(-2, keepdims=True)  # hidden: sample just inside the lips, not their edge
-    fs_up, fs_lo = ((k * shown - (1.0 - shown) * into_lip) / np.maximum(hs, 1e-9) for k in (k_up, k_lo))
+    ks_up, ks_lo = (k * shown - (1.0 - shown) * into_lip for k in (k_up, k_lo))  # pixels in the photo
     fd_up, fd_lo = (k / np.maximum(hd, 1e-9) for k in (k_up, k_lo))
-    src_a, src_b2 = s_up + (s_lo - s_up) * fs_up, s_lo - (s_lo - s_up) * fs_lo
+    # the upper teeth keep their width: in a narrower mouth each column's upper band samples the
+    # photo's interior nearer its middle, as many pixels down from the upper lip as before
+    share = mouth_narrowing(src_b, dst)
+    axis = src_b[:, [M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]]
+    m_up = _middle(src_b[:, list(M.LIPS_INNER_UPPER)], axis, share)[:, 1:-1]
+    m_lo = _middle(src_b[:, list(M.LIPS_INNER_LOWER)], axis, share)[:, 1:-1]
+    m_h = np.linalg.norm(m_lo - m_up, axis=-1, keepdims=True)
+    src_a = m_up + (m_lo - m_up) * np.minimum(ks_up / np.maximum(m_h, 1e-9), 1.0)
+    src_b2 = s_lo - (s_lo - s_up) * ks_lo / np.maximum(hs, 1e-9)
     dst_a, dst_b = d_up + (d_lo - d_up) * fd_up, d_lo - (d_lo - d_up) * fd_lo
     src_v, dst_v = [src_a, src_b2], [dst_a, dst_b]
     for upper, lower in ((M.RIGHT_EYE_UPPER, M.RIGHT_EYE_LOWER), (M.LEFT_EYE_UPPER, M.LEFT_EYE_LOWER)):
@@ -166,7 +229,9 @@ def interior_points(src: np.ndarray, dst: np.ndarray, *, upper=0.5) -> tuple[np.
         seen = np.minimum(hd, hs) / np.maximum(hs, 1e-9)  # fraction of the source eye still visible
         src_v.append(s_l + (s_u - s_l) * seen)  # anchored to the lower lid
         dst_v.append(d_u)
-    return np.concatenate(src_v, 1), np.concatenate(dst_v, 1)
+    copies = lips_b[:, list(_LIP_COPIES)].copy()
+    copies[:, 1:1 + _MOUTH_COLS] = _middle(lips_b[:, list(M.LIPS_INNER_UPPER)], axis, share)[:, 1:-1]
+    return np.concatenate(src_v + [copies], 1), np.concatenate(dst_v + [dst[:, list(_LIP_COPIES)]], 1)
 
 
 def mouth_coordinates(points: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

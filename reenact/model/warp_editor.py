@@ -247,7 +247,8 @@ class WarpEditor:
         src_mesh = geom.vertices.astype(np.float64)
         fixed = np.broadcast_to(src_mesh, (b,) + src_mesh.shape)
         moved, inner = warp_sources(fixed, dst - offset, prepared.lip_sampling)
-        virt_src, virt_dst = interior_points(inner, dst - offset, upper=prepared.teeth_split)
+        virt_src, virt_dst = interior_points(inner, dst - offset, upper=prepared.teeth_split,
+                                            lips=moved[:, :M.N_MESH])
         src_v = np.concatenate([moved, virt_src], 1)
         dst_v = np.concatenate([dst - offset, fixed[:, M.N_MESH:], virt_dst], 1)
         coarse, tri = backward_field(torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float(),

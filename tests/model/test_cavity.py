@@ -136,3 +136,40 @@ def test_the_upper_teeth_share_of_the_interior_moves_with_the_upper_lip(astronau
         np.testing.assert_allclose(np.linalg.norm(d_v[0, :9] - dst[0, up], axis=1), share * seen, atol=1e-6)
         np.testing.assert_allclose(np.linalg.norm(d_v[0, 9:18] - dst[0, lo], axis=1), (1 - share) * seen,
                                    atol=1e-6)
+
+
+def _narrowed(dst: np.ndarray, share: float) -> np.ndarray:
+    """``dst`` with every lip point moved towards the mouth's middle across its width, x ``share``."""
+    out = dst.copy()
+    lips = sorted(set(M.LIPS_INNER_UPPER + M.LIPS_INNER_LOWER + M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER))
+    centre = out[0, [13, 14]].mean(0)
+    out[0, lips, 0] = centre[0] + share * (out[0, lips, 0] - centre[0])
+    return out
+
+
+def test_a_narrowing_mouth_keeps_its_upper_teeth_at_their_own_width(astronaut_face):
+    """A mouth that opens and narrows to 0.7 of its width (a smile let go into surprise): the
+    interior's copy of the upper lip samples the middle 0.7 of the photo's, so the teeth keep
+    their width (source span = destination span) instead of each being squeezed; the lower band
+    and the corners sample as before. A mouth that only opens, narrows a little (speech) or
+    narrows while it shuts samples the lips' own vertices exactly."""
+    src = astronaut_face.landmarks[:M.N_MESH, :2].astype(np.float64)
+    first = 2 * 9 + 2 * 7  # the copies of the inner lips: right corner, 9 upper, 9 lower, left corner
+    up, lo = list(M.LIPS_INNER_UPPER[1:-1]), list(M.LIPS_INNER_LOWER[1:-1])
+    corners = [M.LIPS_INNER_UPPER[0], M.LIPS_INNER_UPPER[-1]]
+    opened = _opened(src, 12.0)
+    s_v, _ = interior.interior_points(src, opened)
+    np.testing.assert_array_equal(s_v[0, first:first + 20], src[corners[:1] + up + lo + corners[1:]])
+    narrow = _narrowed(opened, 0.7)
+    assert abs(interior.mouth_narrowing(src, narrow)[0] - 0.7) < 0.02
+    s_v, d_v = interior.interior_points(src, narrow)
+    copy_up = s_v[0, first + 1:first + 10]
+    span_src, span_dst = np.ptp(copy_up[:, 0]), np.ptp(d_v[0, first + 1:first + 10, 0])
+    assert abs(span_src / span_dst - 1.0) < 0.05 and span_src < 0.8 * np.ptp(src[up, 0])
+    assert abs(copy_up[:, 0].mean() - src[up, 0].mean()) < 1.0  # around the photo's middle
+    np.testing.assert_allclose(s_v[0, first + 10:first + 20], src[lo + corners[1:]])
+    np.testing.assert_allclose(s_v[0, first], src[corners[0]])
+    shut = narrow.copy()
+    shut[0, lo] = shut[0, up]
+    assert interior.mouth_narrowing(src, shut)[0] == 1.0
+    assert interior.mouth_narrowing(src, _narrowed(opened, 0.92))[0] == 1.0
