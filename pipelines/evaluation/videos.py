@@ -131,13 +131,14 @@ def _self_reenact(frames: np.ndarray, meter, reference: ClipReference, config: E
     """dlib reads the output frames a chunk at a time (GIL-bound) while ``pool`` compares the
     chunks read so far with the real frames (PIL and OpenCV, GIL-free)."""
     hint = reference.readings[0].face.box if reference.readings[0].face is not None else None
+    fixed = reference.readings[0] if config.output_crops == "source" and hint is not None else None
     readings, parts = [], []
     for lo in range(0, len(frames), _READ_CHUNK):
         chunk = track_readings(frames[lo:lo + _READ_CHUNK], meter.read_geometry, hint)
         hint = next((r.face.box for r in reversed(chunk) if r.face is not None), hint)
         readings += chunk
         parts.append(pool.submit(aligned_scores, frames[lo:lo + _READ_CHUNK], chunk, reference,
-                                 config.crop_size, lo))
+                                 config.crop_size, lo, fixed=fixed))
     aligned = [row for part in parts for row in part.result()]
     return self_reenact_stats(frames, readings, reference, config.crop_size, whole.result(), aligned)
 

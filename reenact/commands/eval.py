@@ -75,6 +75,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     options.config_option(p, "--mode", EvalConfig, "transfer", choices=MODES,
                           help="video AU transfer (default: relative for --videos, absolute for "
                                "--self-reenact)")
+    options.config_option(p, "--output-crops", EvalConfig, "output_crops", choices=("source", "own"),
+                          help="self-reenactment: compare each output frame's face cropped where the "
+                               "source photo's face is (default: the pipeline keeps its head pose) or where "
+                               "dlib reads that frame's face ('own', the crops before 2026-12-04)")
     p.add_argument("--no-identity", action="store_true", help="skip dlib identity distances")
     p.add_argument("--no-geometry", action="store_true", help="skip dlib 68-point geometry")
     options.config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int,
@@ -134,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, plan, specs, out: Path) -> dict[str, Path]:
     config = EvalConfig(identity=not args.no_identity, geometry=not args.no_geometry,
-                        max_video_frames=args.max_frames, transfer=args.mode)
+                        max_video_frames=args.max_frames, transfer=args.mode, output_crops=args.output_crops)
     pipeline_config = replace(PipelineConfig(), batch_size=args.batch_size)
     unit = "image" if plan.kind == "targets" else "frame"
     with tqdm(unit=unit, desc=f"eval ({len(specs)} models)", leave=False) as bar:

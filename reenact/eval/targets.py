@@ -36,6 +36,9 @@ class EvalConfig:
     cell_size: int = 128  # contact sheet cell side in pixels
     crop_size: int = 192  # side of the aligned face crops compared in self-reenactment
     n_cells: int = 6  # sample frames per video in the contact sheet (and identity samples)
+    # self-reenactment: crop each output frame where the source photo's face is ("source": the
+    # pipeline keeps the photo's head pose) or where dlib reads that frame's face ("own")
+    output_crops: str = "source"
 
 
 @dataclass(frozen=True)
