@@ -36,7 +36,7 @@ from reenact.face.tracking import FaceTracker, TrackerConfig
 from reenact.io.encode import EncodeConfig
 from reenact.io.images import load_image
 from reenact.io.sinks import FrameSink
-from reenact.model.editor import FaceEditor, SourceFace
+from reenact.model.editor import FaceEditor, PreparedFace, SourceFace
 from reenact.model.ganimation import GanimationEditor
 from reenact.model.generator import Generator
 from reenact.model.registry import build_editor
@@ -255,6 +255,10 @@ class Pipeline:
             return find_source_face(image, tracker, face_index=self.config.tracker.face_index,
                                     crop_size=self.crop_size)
 
+    def prepared_face(self, src: SourceFace) -> PreparedFace:
+        """The editor's prepared source face, once per render."""
+        return self.editor.prepare(src)
+
     def render(self, src: SourceFace, targets: np.ndarray, sink: FrameSink, *,
                motion: np.ndarray | None = None, crops: bool = False, timings: StageTimings | None = None,
                progress: bool = False, batch_size: int | None = None) -> np.ndarray | None:
@@ -264,7 +268,7 @@ class Pipeline:
         Returns:
             ``sink.result()``: the (T, H, W, 3) uint8 frames of a ``MemorySink``, else None.
         """
-        prepared = self.editor.prepare(src)
+        prepared = self.prepared_face(src)
         bar = progress_bar(progress, len(targets), "rendering")
         try:
             batch_size = batch_size or self.frames_per_batch(src.image.shape[0] * src.image.shape[1])

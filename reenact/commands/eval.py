@@ -36,7 +36,7 @@ from reenact.eval.targets import EvalConfig
 from reenact.io.files import check_distinct, check_writable_folder, new_folder
 from reenact.pipelines import PipelineConfig
 from reenact.pipelines.evaluation.harness import EvalPlan, evaluate_models, model_specs
-from reenact.render.transfer import MODES
+from reenact.render.transfer import MODES, TransferConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,6 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           help="self-reenactment: compare each output frame's face cropped where the "
                                "source photo's face is (default: the pipeline keeps its head pose) or where "
                                "dlib reads that frame's face ('own', the crops before 2026-12-04)")
+    options.config_option(p, "--rig-gain", TransferConfig, "rig_gain",
+                          help="video runs: the share of the AU rig's calibration gains the driver's AUs "
+                               "move the face by (`reenact run --rig-gain`; default %(default)s)")
     p.add_argument("--no-identity", action="store_true", help="skip dlib identity distances")
     p.add_argument("--no-geometry", action="store_true", help="skip dlib 68-point geometry")
     options.config_option(p, "--batch-size", PipelineConfig, "batch_size", type=int,
@@ -98,8 +101,8 @@ def _plan(args: argparse.Namespace) -> EvalPlan:
         raise InputError(f"unknown target preset(s) {', '.join(unknown)}; known: {', '.join(PRESETS)}")
     if args.max_frames < 2 or (args.batch_size is not None and args.batch_size < 1):
         raise InputError("--max-frames must be >= 2 and --batch-size >= 1")
-    if any(not 0.0 <= i <= 1.0 for i in args.intensities):
-        raise InputError("--intensities must lie in [0, 1]")
+    if any(not 0.0 <= i <= 1.0 for i in args.intensities + [args.rig_gain]):
+        raise InputError("--intensities and --rig-gain must lie in [0, 1]")
     targets = default_targets([t for t in names if t in EMOTION_PROTOTYPES], tuple(args.intensities),
                               [t for t in names if t not in EMOTION_PROTOTYPES])
     self_clips = () if args.self_reenact is None else tuple(args.self_reenact or DEFAULT_SELF_CLIPS)
@@ -139,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace, plan, specs, out: Path) -> dict[str, Path]:
     config = EvalConfig(identity=not args.no_identity, geometry=not args.no_geometry,
                         max_video_frames=args.max_frames, transfer=args.mode, output_crops=args.output_crops)
-    pipeline_config = replace(PipelineConfig(), batch_size=args.batch_size)
+    defaults = PipelineConfig()
+    pipeline_config = replace(defaults, batch_size=args.batch_size,
+                              transfer=replace(defaults.transfer, rig_gain=args.rig_gain))
     unit = "image" if plan.kind == "targets" else "frame"
     with tqdm(unit=unit, desc=f"eval ({len(specs)} models)", leave=False) as bar:
         evaluations = evaluate_models(specs, plan, config=config, pipeline_config=pipeline_config,

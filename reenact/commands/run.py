@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           help="relative mode: the driver's change is measured from its calmest frames "
                                "(neutral) or from its first frame (first: when the photo shows that "
                                "expression) (default %(default)s)")
+    options.config_option(p, "--rig-gain", TransferConfig, "rig_gain",
+                          help="warp-guided models: the share (0-1, a power) of the AU rig's read-back "
+                               "calibration gains the driver's AUs move the face by; 1 moves it as far "
+                               "as a scripted request, 0 as far as real faces moved per unit of the "
+                               "reading (default %(default)s)")
     options.config_option(p, "--motion", PipelineConfig, "motion", choices=MOTIONS,
                           help="warp-guided models: move the face by the rig of the transferred AUs (aus), "
                                "or by the driver's own pose-free landmark motion (landmarks: keeps speech "
@@ -64,7 +69,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
     transfer = TransferConfig(mode=args.mode, strength=args.strength, only=parse_only(args.only),
-                              reference=args.reference)
+                              reference=args.reference, rig_gain=args.rig_gain)
     smoothing = options.smoothing_config(args)
     return options.render_config(args, max_frames=args.max_frames, driver_face_index=args.driver_face_index,
                                  motion=args.motion, lids=args.lids, smoothing=smoothing,

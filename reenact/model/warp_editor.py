@@ -17,7 +17,7 @@ source's own AUs (zero change) returns the photo unchanged.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -60,6 +60,7 @@ from reenact.model.rig import (
     set_lid_openness,
     unfold,
 )
+from reenact.model.rig_gain import driving_rig
 from reenact.model.warp import (
     WarpConfig,
     WarpGeometry,
@@ -123,6 +124,7 @@ class WarpFace(PreparedFace):
     lash_colours: np.ndarray | None = None  # (2, 3) the source's lash colour per eye
     crop_to_region: np.ndarray | None = None  # (2, 3) refiner crop pixels -> region pixels
     grid: torch.Tensor | None = None  # (1, S, S, 2) region position of every crop pixel
+    rig: AURig | None = None  # the rig a driving video moves this face by (``driven``); None: the editor's
 
 
 class WarpEditor:
@@ -191,17 +193,21 @@ class WarpEditor:
             lash_colours=lash_colours(image, landmarks),
             crop_to_region=crop_to_region, grid=crop_grid(crop_to_region, self.crop_size, self.device))
 
+    def driven(self, prepared: WarpFace, gain: float) -> WarpFace:
+        """``prepared`` moved by ``rig_gain.driving_rig(self.rig, gain)``: for a driving video's AUs."""
+        return replace(prepared, rig=driving_rig(self.rig, gain))
+
     def target_landmarks(self, prepared: WarpFace, targets: np.ndarray, motion: np.ndarray | None = None
                          ) -> np.ndarray:
         """(B, 468, 2) destination mesh points in photo pixels for B target rows (or motions)."""
-        canon = prepared.canonical[None]
+        canon, rig = prepared.canonical[None], prepared.rig or self.rig
         k = self.config.strength
         if motion is None:
             cond = table_to_cond(np.asarray(targets, np.float32))
             delta = cond - prepared.cond[None]
-            moved = canon + k * self.rig.displacement(delta, cond)
+            moved = canon + k * rig.displacement(delta, cond)
             delta[:, _BLINK] = 0.0
-            unblinked = canon + k * self.rig.displacement(delta, cond)
+            unblinked = canon + k * rig.displacement(delta, cond)
             openness = lid_openness(prepared.cond[_BLINK], cond[:, _BLINK])
             moved = set_lid_openness(moved, unblinked, openness, min_gap=self.config.constraints.lid_gap)
         else:

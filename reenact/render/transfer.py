@@ -46,6 +46,10 @@ class TransferConfig:
     # first frame with a face; right when the photo shows the driver's starting expression, as in
     # self-reenactment)
     reference: str = "neutral"
+    # warp-guided models: the share (a power, 0-1) of the AU rig's read-back calibration gains the
+    # driver's AUs move the face by (``reenact.model.rig_gain``): 1 as scripted targets, 0 the
+    # regression's own scale (what real faces moved per unit of MediaPipe's reading)
+    rig_gain: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -54,6 +58,8 @@ class TransferConfig:
             raise InputError(f"reference must be one of {', '.join(REFERENCES)}, got {self.reference!r}")
         if not np.isfinite(self.strength) or self.strength < 0:
             raise InputError(f"strength must be a number >= 0, got {self.strength}")
+        if not 0.0 <= self.rig_gain <= 1.0:
+            raise InputError(f"rig gain must lie in [0, 1], got {self.rig_gain}")
         selected_columns(self.only)  # validates names
 
 
