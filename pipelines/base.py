@@ -255,20 +255,26 @@ class Pipeline:
             return find_source_face(image, tracker, face_index=self.config.tracker.face_index,
                                     crop_size=self.crop_size)
 
-    def prepared_face(self, src: SourceFace) -> PreparedFace:
-        """The editor's prepared source face, once per render."""
-        return self.editor.prepare(src)
+    def prepared_face(self, src: SourceFace, rig_gain: float | None = None) -> PreparedFace:
+        """The editor's prepared source face; with ``rig_gain`` (a driving video's AUs), a
+        warp-guided model's moved by its rig at that share of the calibration gains
+        (``reenact.model.rig_gain``)."""
+        prepared = self.editor.prepare(src)
+        driven = getattr(self.editor, "driven", None) if rig_gain is not None else None
+        return driven(prepared, rig_gain) if driven is not None else prepared
 
     def render(self, src: SourceFace, targets: np.ndarray, sink: FrameSink, *,
                motion: np.ndarray | None = None, crops: bool = False, timings: StageTimings | None = None,
-               progress: bool = False, batch_size: int | None = None) -> np.ndarray | None:
+               progress: bool = False, batch_size: int | None = None, rig_gain: float | None = None
+               ) -> np.ndarray | None:
         """The editor on ``src`` for every (T, 23) target row, in batches (``batch_size``, default
-        ``frames_per_batch`` of the photo), into ``sink``.
+        ``frames_per_batch`` of the photo), into ``sink``; ``rig_gain``: see ``prepared_face``
+        (None: targets as scripted, the rig's whole gain).
 
         Returns:
             ``sink.result()``: the (T, H, W, 3) uint8 frames of a ``MemorySink``, else None.
         """
-        prepared = self.prepared_face(src)
+        prepared = self.prepared_face(src, rig_gain)
         bar = progress_bar(progress, len(targets), "rendering")
         try:
             batch_size = batch_size or self.frames_per_batch(src.image.shape[0] * src.image.shape[1])

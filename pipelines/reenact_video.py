@@ -40,7 +40,7 @@ from reenact.io.files import check_distinct, check_writable
 from reenact.io.sinks import FrameSink, MemorySink, VideoSink
 from reenact.io.streams import Timed, limited, prefetched, single_frames
 from reenact.io.video import VideoInfo, iter_frames, keyframes, probe_video, random_access, uses_decord
-from reenact.model.editor import FaceEditor, PreparedFace, SourceFace
+from reenact.model.editor import FaceEditor, SourceFace
 from reenact.model.generator import Generator
 from reenact.pipelines.base import Pipeline, PipelineConfig, ReenactOutput, TrackerFactory, progress_bar
 from reenact.render.motion import MotionConfig, landmark_motion
@@ -83,15 +83,6 @@ class ReenactPipeline(Pipeline):
         self._given |= {"extractor": extractor, "smoother": smoother}
         self.extractor = extractor or self._default_extractor
         self.smoother = smoother or (lambda track: smooth_track(track, config.smoothing))
-
-    def prepared_face(self, src: SourceFace) -> PreparedFace:
-        """The prepared source face; a warp-guided model driven by AUs moves it by its rig at the
-        driving gain (``TransferConfig.rig_gain``, ``reenact.model.rig_gain``)."""
-        prepared = self.editor.prepare(src)
-        driven = getattr(self.editor, "driven", None)
-        if driven is None or self.config.motion != "aus":
-            return prepared
-        return driven(prepared, self.config.transfer.rig_gain)
 
     def _default_extractor(self, chunks: Iterable[np.ndarray], fps: float) -> AUTrack:
         return track_clip(chunks, fps, **self._extractor_options())
@@ -289,7 +280,9 @@ class ReenactPipeline(Pipeline):
             plot_path = Path(save_au_plot(track, plot, raw=raw, title=f"AUs of {Path(info.path).name}"))
         try:
             sink = self.sink(out, info, n, size=src.image.shape[:2], preview=preview)
-            frames = self.render(src, targets, sink, motion=motion, timings=timings, progress=progress)
+            gain = self.config.transfer.rig_gain if motion is None else None  # AU mode: the driving gain
+            frames = self.render(src, targets, sink, motion=motion, timings=timings, progress=progress,
+                                 rig_gain=gain)
         except BaseException:
             if plot_path is not None:
                 plot_path.unlink(missing_ok=True)

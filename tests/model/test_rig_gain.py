@@ -36,17 +36,17 @@ def test_the_driving_rig_divides_each_basis_by_its_gain_to_the_unused_share(rig)
 
 
 def test_a_video_moves_the_face_less_than_a_script_and_its_own_expression_not_at_all(astronaut):
-    """The same AU request through the video pipeline's prepared face (rig_gain 0.5) moves the
-    brows and the mouth less than through a script's (the whole gain), by about the square root
-    of their gains; the source's own expression still returns the photo exactly."""
+    """The same AU request through a driving video's prepared face (rig_gain 0.5) moves the
+    brows less than as a script (the whole gain: ``render`` without a gain, as the AU targets,
+    ``animate`` and ``render-batch`` use it), by about the square root of their gains; the
+    source's own expression still returns the photo exactly."""
     from reenact.model import mesh as M
-    from reenact.pipelines import AnimatePipeline, PipelineConfig, ReenactPipeline
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
 
     video = ReenactPipeline.from_pretrained(config=PipelineConfig())
-    script = AnimatePipeline(video.editor)
     src = video.prepare_source(astronaut)
-    driven, scripted = video.prepared_face(src), script.prepared_face(src)
-    assert driven.rig is not None and scripted.rig is None
+    driven, scripted = video.prepared_face(src, video.config.transfer.rig_gain), video.prepared_face(src)
+    assert driven.rig is not None and scripted.rig is None and video.config.transfer.rig_gain == 0.5
     request = preset("surprise")[None]
     base = src.face.landmarks[:M.N_MESH, :2]
     brows = [70, 63, 105, 66, 107, 300, 293, 334, 296, 336]  # the upper edges of both brows
@@ -55,3 +55,24 @@ def test_a_video_moves_the_face_less_than_a_script_and_its_own_expression_not_at
     assert 0.4 < moved["video"] / moved["script"] < 0.85, moved
     own = video.editor.edit(driven, src.aus[None]).regions[0]
     assert np.array_equal(own, driven.region_u8)
+
+
+def test_only_the_video_path_takes_the_driving_gain(astronaut, media):
+    """``ReenactPipeline.__call__`` (a driving video, AU mode) renders at ``rig_gain``; the same
+    pipeline's ``render`` of AU rows (what the AU targets of ``reenact eval`` and the sample
+    sheets use) keeps the whole gain whatever ``rig_gain`` says."""
+    from dataclasses import replace
+
+    from reenact.io.sinks import MemorySink
+    from reenact.pipelines import PipelineConfig, ReenactPipeline
+
+    base = PipelineConfig(max_frames=4)
+    runs = {}
+    for gain in (0.5, 1.0):
+        config = replace(base, transfer=replace(base.transfer, rig_gain=gain))
+        pipe = ReenactPipeline.from_pretrained(config=config)
+        runs[gain] = pipe(astronaut, media("single_face.mp4")).frames
+        src = pipe.prepare_source(astronaut)
+        runs[f"render {gain}"] = pipe.render(src, np.stack([preset("surprise")]), MemorySink())
+    assert not np.array_equal(runs[0.5], runs[1.0])
+    assert np.array_equal(runs["render 0.5"], runs["render 1.0"])
