@@ -272,13 +272,17 @@ def cavity_colour(lip_colour: np.ndarray, t: np.ndarray, s: np.ndarray, *, grey:
     return np.asarray(lip_colour, np.float64).reshape(1, 3) * ratio
 
 
-def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int], *, upper=0.5
-                 ) -> np.ndarray:
+def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int], *, upper=0.5,
+                 full: float | None = None) -> np.ndarray:
     """(B, y1 - y0, x1 - x0) float32 in [0, 1]: how much of each pixel of ``box`` the CAVITY band
     covers (its polygon between the A and B vertices; 4 x 4 samples a pixel), for the source mesh
     ``src`` (468+, 2) and destination meshes ``dst`` (B, 468, 2), all in the box's frame of
     pixels. Sharper than the warp's coarse grid, whose cells drew its edge as steps that cut into
-    the teeth."""
+    the teeth.
+
+    ``full``: times how deep the cavity is where the pixel lies (its column's height over
+    ``full`` x the mouth's inner width, at most 1): a mouth that opens by a pixel or two shows a
+    shaded gap between teeth and lip, not a black line that follows every column's jitter."""
     x0, y0, x1, y1 = box
     _, virt = interior_points(src[..., :M.N_MESH, :], dst, upper=upper)
     up = list(M.LIPS_INNER_UPPER)
@@ -290,7 +294,24 @@ def cavity_cover(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int
         if abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) < 1.0:  # under half a pixel:
             continue  # no cavity (a degenerate polygon would still rasterise its outline)
         out[b] = polygon_cover(out.shape[1:], poly)
+        if full is not None:
+            out[b] *= _depth(dst[b] - [x0, y0], a - [x0, y0], lo - [x0, y0], out.shape[1:], full)
     return out
+
+
+def _depth(dst: np.ndarray, a: np.ndarray, lo: np.ndarray, shape: tuple[int, int], full: float) -> np.ndarray:
+    """(h, w) the cavity's depth ramp (``cavity_cover``'s ``full``) at every pixel, by its place
+    between the mouth's corners."""
+    right, left = dst[M.LIPS_INNER_UPPER[0]], dst[M.LIPS_INNER_UPPER[-1]]
+    width = max(float(np.linalg.norm(left - right)), 1e-6)
+    ax = (left - right) / width
+    height = np.linalg.norm(lo - a, axis=-1)
+    ramp = np.clip(height / max(full * width, 1e-6), 0.0, 1.0)
+    cols = ((0.5 * (a + lo) - right) @ ax) / width
+    order = np.argsort(cols)
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    place = ((np.stack([xs, ys], -1) - right) @ ax) / width
+    return np.interp(place, cols[order], ramp[order]).astype(np.float32)
 
 
 def polygon_cover(shape: tuple[int, int], poly: np.ndarray, k: int = 4) -> np.ndarray:

@@ -87,6 +87,7 @@ class WarpEditorConfig:
     # in the photo (``interior.teeth_split``: the upper teeth of a smile stay whole)
     upper_teeth: float | None = None
     cavity_darkness: float = 0.22
+    cavity_full: float | None = 0.06  # the cavity is fully dark from this x the mouth's width deep
     strength: float = 1.0  # scales every displacement (1 = the rig's own amplitude)
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
     # blurred whole foreheads and cheeks (face sharpness 0.81 of the photo's, 0.93 without)
@@ -282,14 +283,14 @@ class WarpEditor:
         local = dst - np.asarray(geom.box[:2], np.float64)
         src = geom.vertices.astype(np.float64)
         _, inner = warp_sources(np.broadcast_to(src, (len(local),) + src.shape), local, prepared.lip_sampling)
-        w = cavity_cover(inner, local, box, upper=prepared.teeth_split)[..., None]
+        w = cavity_cover(inner, local, box, upper=prepared.teeth_split, full=self.config.cavity_full)
         lips = prepared.lip_colour
         if self.config.cavity_shaded:
             colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])
         else:
             colour = (lips * self.config.cavity_darkness).reshape(1, 1, 1, 3)
         part = warped[:, y0:y1, x0:x1].astype(np.float32)
-        warped[:, y0:y1, x0:x1] = np.clip(part + w * (colour - part) + 0.5, 0, 255).astype(np.uint8)
+        warped[:, y0:y1, x0:x1] = np.clip(part + w[..., None] * (colour - part) + 0.5, 0, 255)
         return warped
 
     def masks(self, prepared: WarpFace, targets: np.ndarray, dst: np.ndarray, tri: torch.Tensor

@@ -173,3 +173,18 @@ def test_a_narrowing_mouth_keeps_its_upper_teeth_at_their_own_width(astronaut_fa
     shut[0, lo] = shut[0, up]
     assert interior.mouth_narrowing(src, shut)[0] == 1.0
     assert interior.mouth_narrowing(src, _narrowed(opened, 0.92))[0] == 1.0
+
+
+def test_a_thin_cavity_is_a_shade_and_a_deep_one_is_dark(astronaut_face):
+    """``cavity_cover`` with ``full``: a mouth opened by 1.5 px over the photo's gap covers its
+    pixels by about 1.5 px over the full depth (0.06 of the mouth's inner width, ~2.4 px on the
+    astronaut); opened by 12 px it is the plain polygon cover."""
+    src = astronaut_face.landmarks[:M.N_MESH, :2].astype(np.float64)
+    box = (150, 100, 380, 260)
+    deep = _opened(src, 12.0)
+    np.testing.assert_allclose(interior.cavity_cover(src, deep, box, full=0.06),
+                               interior.cavity_cover(src, deep, box), atol=1e-6)
+    thin = _opened(src, 1.5)
+    plain, ramped = interior.cavity_cover(src, thin, box), interior.cavity_cover(src, thin, box, full=0.06)
+    width = np.linalg.norm(src[M.LIPS_INNER_UPPER[-1]] - src[M.LIPS_INNER_UPPER[0]])
+    assert plain.max() > 0.9 and abs(ramped.max() - 1.5 / (0.06 * width)) < 0.1
