@@ -118,6 +118,9 @@ class ReenactPipeline(Pipeline):
         timings = StageTimings()
         image, info = self.check_inputs(source, driver, out, preview=preview, plot=plot)  # 1
         src = self.prepare_source(image)  # 2
+        if self.config.transfer.mode == "absolute":  # the photo's AUs read as the driver's frames are
+            aus = tracked_aus(image, config=self.config.tracker)
+            src = replace(src, aus=aus) if aus is not None else src
         timings.setup_s = time.perf_counter() - t0
         raw = self.track(info, timings, progress=progress)  # 3
         t = time.perf_counter()
@@ -304,6 +307,14 @@ class ReenactPipeline(Pipeline):
     def _driver_frames(self, info: VideoInfo, n: int) -> Iterator[np.ndarray]:
         """The driver's first n frames again, one at a time (only for the preview)."""
         return single_frames(limited(iter_frames(info.path, chunk_size=self.config.chunk_size, info=info), n))
+
+
+def tracked_aus(image: np.ndarray, **options) -> np.ndarray | None:
+    """(23,) AUs of a photo's face read as ``track_clip`` reads a clip's frames (MediaPipe's
+    tracked crop, not its detection: the two differ by up to 0.6 on the brows), None where no
+    face is found; ``options`` as ``track_clip``'s."""
+    track = track_clip([np.asarray(image)[None]], 25.0, **options)
+    return track.values[0].astype(np.float32) if track.found[0] else None
 
 
 def _ticking(chunks: Iterable[np.ndarray], bar) -> Iterator[np.ndarray]:

@@ -135,10 +135,13 @@ def _collect(faces: Iterable[FaceObservation | None], fps: float, sources: tuple
 
 def _tracked(frame_chunks: Iterable[np.ndarray], fps: float, tracker: FaceTracker,
              ) -> Iterator[FaceObservation | None]:
-    step_ms = 1000.0 / fps
-    i = 0
+    """Each frame's observation; the first read twice, kept from the tracked crop (detections differ)."""
+    step_ms, i = 1000.0 / fps, 0
     for chunk in frame_chunks:
         for frame in chunk:
+            if i == 0:  # the first look, read again below
+                tracker.track(frame, 0)
+                i = 1
             yield tracker.track(frame, int(round(i * step_ms)))
             i += 1
         del chunk

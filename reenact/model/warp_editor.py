@@ -87,7 +87,7 @@ class WarpEditorConfig:
     # in the photo (``interior.teeth_split``: the upper teeth of a smile stay whole)
     upper_teeth: float | None = None
     cavity_darkness: float = 0.22
-    cavity_full: float | None = 0.06  # the cavity is fully dark from this x the mouth's width deep
+    cavity_full: float | None = 0.03  # the cavity is fully dark from this x the mouth's width deep
     strength: float = 1.0  # scales every displacement (1 = the rig's own amplitude)
     # the refiner may also paint the regions of rising AUs (wrinkles); off: its soft 128 px paint
     # blurred whole foreheads and cheeks (face sharpness 0.81 of the photo's, 0.93 without)
