@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -96,12 +97,20 @@ def handle_signals() -> Iterator[None]:
             return
         raise Interrupted(signum)
 
+    unraisable = sys.unraisablehook
+
+    def dropped(info):  # an Interrupted raised inside a __del__ or a finaliser: Python would print
+        if not isinstance(info.exc_value, Interrupted):  # "Exception ignored" and its traceback;
+            unraisable(info)  # the stop flag already carries the stop to the next check_stop
+
     clear_stop()
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sys.unraisablehook = dropped
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = unraisable
         clear_stop()
         _PENDING.clear()
