@@ -164,6 +164,8 @@ def _middle(lines: np.ndarray, axis: np.ndarray, share: np.ndarray) -> np.ndarra
     """Contours (B, K, 2) resampled over the middle ``share`` (B,) of their span along ``axis``
     (B, 2, 2: the photo's two inner mouth corners): each point moves to where the contour is at
     0.5 + (s - 0.5) x share of its own place s in [0, 1]; unchanged where ``share`` is 1."""
+    if (share >= 1.0).all():  # most frames: no mouth narrows, nothing to resample
+        return lines
     right, left = axis[:, 0], axis[:, 1]
     ax = left - right
     width2 = np.maximum((ax ** 2).sum(-1), 1e-9)
