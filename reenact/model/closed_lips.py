@@ -18,6 +18,8 @@ from reenact.model.lashes import distance_to_polyline
 from reenact.model.refine_inputs import contour_closing
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+#: The colour where shut lips meet, as a fraction of the lips' own (a red-brown shade).
+_SEAM = np.array([0.55, 0.42, 0.42], np.float32)
 _LIPS = (M.LIPS_OUTER_UPPER + M.LIPS_OUTER_LOWER[::-1][1:-1],  # the outer polygon of both lips
          M.LIPS_INNER_UPPER + M.LIPS_INNER_LOWER[::-1][1:-1])  # the opening inside them
 
@@ -68,16 +70,6 @@ def off_lip(pixels: np.ndarray, lip: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return bright.astype(np.float32), dark.astype(np.float32)
 
 
-def _off_the_line(dst: np.ndarray, shape: tuple[int, int], half: float) -> np.ndarray:
-    """(h, w) float32 in [0, 1]: how far each pixel lies outside the band of half-width ``half``
-    pixels around the line where the lips meet (halfway between the inner lips; ``dst`` (468+, 2)
-    in the same pixels)."""
-    meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
-    d, _ = distance_to_polyline(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64), meet)
-    return np.clip(d - half, 0.0, 1.0).reshape(shape).astype(np.float32)
-
-
 def _above_the_line(dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h, w) float32 in [0, 1]: 1 above the line where the lips meet (halfway between the inner
     lips, ``dst`` (468+, 2) in the same pixels), 0 below, a pixel's ramp across it."""
@@ -100,7 +92,7 @@ def _lip_fill(part: np.ndarray, good: np.ndarray, sigma: float, colour: np.ndarr
 
 def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np.ndarray, *,
                start: float = 0.25, full: float = 0.6, shut: tuple[float, float] = (0.7, 0.85),
-               line: float = 0.75) -> np.ndarray:
+               seam: tuple[float, float, float] = (0.8, 1.0, 0.006)) -> np.ndarray:
     """Replace the off-lip pixels of closing lips by the lip colour around them (in place).
 
     Args:
@@ -108,8 +100,10 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         dst: (B, 468+, 2) destination meshes in the region's pixels.
         closing: (B,) ``mouth_closing``; the lips change from ``start`` on, fully from ``full``;
             the teeth in what is left of the opening only as the mouth shuts (``shut``: from, full),
-            and then its dark gap too, but for a band ``line`` pixels either side of where the
-            lips meet.
+            and then all of the opening and ``seam[1]`` pixels either side of where the lips meet,
+            over which a line is drawn: a red-brown shade (``_SEAM`` x the lips' colour) at
+            ``seam[0]`` opacity, a Gaussian ``seam[2]`` of the mouth's width across (the stretched
+            teeth and gap left a ragged line there).
         lip: (3,) the photo's lip colour (``lip_reference``), or (2, 3) its lower and upper lips'
             (``lip_references``): pixels above the line where the lips meet take the upper lip's
             colour around them, the others the lower lip's.
@@ -139,10 +133,10 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         # in the lips, teeth and gap go; in what is left of the opening, only the teeth of a shut
         # mouth (an open one shows them; the dark corners are the shadow a closed mouth has)
         bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
-        if teeth > 0.0:  # a shut mouth's corners: a line where the lips meet, not open triangles,
-            # and along that line a shade darker than the lips, not the black of the gap
-            off = _off_the_line(dst[b] - origin, shape, line)
-            bad = np.maximum(bad, teeth * np.maximum(off, 0.5 * dark) * (mouth - lips))
+        if teeth > 0.0:  # a shut mouth: lip up to where the lips meet, all of what is left of
+            # the opening and the stretched teeth and gap next to it (``seam`` draws the line)
+            near = np.clip(seam[1] + 1.0 - _distance_to_meet(dst[b] - origin, shape)[0], 0.0, 1.0)
+            bad = np.maximum(bad, teeth * np.maximum(mouth - lips, near * mouth))
         good = (1.0 - np.maximum(bright, dark)) * lips
         sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
         fill = sum(side[..., None] * _lip_fill(part, good * side, sigma, colour)
@@ -152,5 +146,38 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         edge = np.minimum(mouth, cv2.GaussianBlur(mouth, (0, 0), 1.0))
         weight = (soft * edge)[..., None]
         out = part + strength * weight * (fill - part)
+        if teeth > 0.0:
+            out = _draw_seam(out, dst[b] - origin, mouth, strength * teeth, _seam_colour(refs), seam)
         warped[b, y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return warped
+
+
+def _seam_colour(refs: np.ndarray) -> np.ndarray:
+    """(3,) the colour of the line where shut lips meet: ``_SEAM`` x the lips' mean colour (``refs``
+    (2, 3)); for grey lips (a greyscale photo) its mean, so that grey stays grey."""
+    lip = refs.mean(0)
+    return lip * (_SEAM if np.ptp(lip) >= 2.0 else _SEAM.mean())
+
+
+def _distance_to_meet(dst: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Two (h, w) arrays: each pixel's distance to the line where the lips meet (halfway between
+    the inner lips, ``dst`` (468+, 2) in the same pixels) and where along it (0..1, corner to
+    corner) its nearest point lies."""
+    meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    d, where = distance_to_polyline(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64), meet)
+    return d.reshape(shape).astype(np.float32), where.reshape(shape).astype(np.float32)
+
+
+def _draw_seam(part: np.ndarray, dst: np.ndarray, mouth: np.ndarray, weight: float, colour: np.ndarray,
+               seam: tuple[float, float, float]) -> np.ndarray:
+    """``part`` (h, w, 3) float with the line where shut lips meet drawn in: the lip colour there
+    darkened by ``seam[0]`` at the line, a Gaussian profile across it whose width grows with the
+    mouth's (``seam[2]`` of its width, at least 0.6 px), anti-aliased, fading out over the last
+    tenth towards each corner."""
+    d, where = _distance_to_meet(dst, part.shape[:2])
+    width = float(np.ptp(dst[list(_LIPS[0]), 0]))
+    sigma = max(0.6, seam[2] * width)
+    ends = np.clip(np.minimum(where, 1.0 - where) / 0.1, 0.0, 1.0)
+    line = (weight * seam[0] * np.exp(-0.5 * (d / sigma) ** 2) * ends * mouth)[..., None]
+    return part + line * (colour - part)

@@ -92,6 +92,24 @@ def test_a_shut_mouths_line_is_a_shade_not_the_black_gap():
     assert (out[off].astype(float) @ weights).min() > 0.85 * lip
 
 
+def test_a_shut_mouths_line_is_drawn_smooth_over_ragged_teeth():
+    """Where shut lips meet, a warp leaves the stretched teeth and gaps of a smile side by side (a
+    ragged line); the line drawn there is one even shade along its length, darker than the lips
+    and red-brown like them, and the lips 3 px away are lip again."""
+    region, dst = _smile_lips()
+    for x in range(40, 82, 2):  # teeth and gap, column by column, along the line (y = 40)
+        region[0, 38:43, x] = TEETH
+        region[0, 38:43, x + 1] = LIP * 0.1
+    out = close_lips(region.copy(), dst, np.array([1.0]), LIP)
+    weights = np.array([0.299, 0.587, 0.114])
+    line = out[0, 39:42, 45:76].astype(float)
+    luma = line @ weights
+    assert (region[0, 39:42, 45:76].astype(float) @ weights).std(axis=1).min() > 50
+    assert luma.std(axis=1).max() < 4 and luma.mean() < 0.8 * float(LIP @ weights)
+    assert (line[..., 0] > line[..., 1] + 20).all()  # red-brown, not grey
+    assert np.abs(out[0, [36, 44], 45:76].astype(float) - LIP).max() < 15
+
+
 def test_each_lip_takes_its_own_colour():
     """An upper lip darker than the lower one (it faces down): its teeth become upper lip, not the
     lower lip's brighter pink; a lip reference that reads as teeth falls back to the lower's."""
@@ -105,7 +123,8 @@ def test_each_lip_takes_its_own_colour():
     out = close_lips(region.copy(), dst, np.array([1.0]), np.stack([LIP, upper]))
     strip = out[0, 35:39, 48:73].astype(float)
     assert np.abs(strip - upper).max() < 15 < np.abs(strip - LIP).max()
-    assert np.abs(out[0, 41:46].astype(int) - region[0, 41:46]).max() <= 1  # the lower lip kept
+    # the lower lip kept, past the line drawn where the lips meet (y = 40, 2 px either side)
+    assert np.abs(out[0, 43:46].astype(int) - region[0, 43:46]).max() <= 1
     image = region[0].copy()
     image[32:40] = TEETH  # an upper lip all teeth: its reference would be teeth
     refs = lip_references(image, np.pad(dst[0], ((0, 10), (0, 1))))
@@ -132,7 +151,8 @@ def test_an_upper_lip_in_shade_is_not_the_gap():
     out = close_lips(region.copy(), dst, np.array([1.0]), np.stack([LIP, shade]))
     kept = above & (region[0] == shade.astype(np.uint8)).all(-1)
     kept[34:40, 46:75] = False  # the strip and its rim
-    assert kept.sum() > 100 and np.abs(out[0][kept].astype(int) - region[0][kept]).max() <= 2
+    kept[38:] = False  # the line drawn where the lips meet (y = 40, 2 px either side)
+    assert kept.sum() > 80 and np.abs(out[0][kept].astype(int) - region[0][kept]).max() <= 2
     assert np.abs(out[0, 35:39, 50:71].astype(float) - shade).max() < 20  # the teeth: shaded lip
 
 
