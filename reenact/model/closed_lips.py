@@ -135,7 +135,8 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         bad = np.maximum(bright * np.maximum(lips, teeth * mouth), dark * lips)
         if teeth > 0.0:  # a shut mouth: lip up to where the lips meet, all of what is left of
             # the opening and the stretched teeth and gap next to it (``seam`` draws the line)
-            near = np.clip(seam[1] + 1.0 - _distance_to_meet(dst[b] - origin, shape)[0], 0.0, 1.0)
+            meet = _distance_to_meet(dst[b] - origin, shape)
+            near = np.clip(seam[1] + 1.0 - meet[0], 0.0, 1.0)
             bad = np.maximum(bad, teeth * np.maximum(mouth - lips, near * mouth))
         good = (1.0 - np.maximum(bright, dark)) * lips
         sigma = max(float(np.ptp(outer[:, 1])) / 4.0, 1.0)
@@ -147,7 +148,7 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         weight = (soft * edge)[..., None]
         out = part + strength * weight * (fill - part)
         if teeth > 0.0:
-            out = _draw_seam(out, dst[b] - origin, mouth, strength * teeth, _seam_colour(refs), seam)
+            out = _draw_seam(out, dst[b] - origin, meet, mouth, strength * teeth, _seam_colour(refs), seam)
         warped[b, y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return warped
 
@@ -169,13 +170,13 @@ def _distance_to_meet(dst: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarr
     return d.reshape(shape).astype(np.float32), where.reshape(shape).astype(np.float32)
 
 
-def _draw_seam(part: np.ndarray, dst: np.ndarray, mouth: np.ndarray, weight: float, colour: np.ndarray,
-               seam: tuple[float, float, float]) -> np.ndarray:
-    """``part`` (h, w, 3) float with the line where shut lips meet drawn in: the lip colour there
-    darkened by ``seam[0]`` at the line, a Gaussian profile across it whose width grows with the
-    mouth's (``seam[2]`` of its width, at least 0.6 px), anti-aliased, fading out over the last
-    tenth towards each corner."""
-    d, where = _distance_to_meet(dst, part.shape[:2])
+def _draw_seam(part: np.ndarray, dst: np.ndarray, meet: tuple[np.ndarray, np.ndarray], mouth: np.ndarray,
+               weight: float, colour: np.ndarray, seam: tuple[float, float, float]) -> np.ndarray:
+    """``part`` (h, w, 3) float with the line where shut lips meet drawn in: blended towards
+    ``colour`` at ``weight`` x ``seam[0]`` opacity at the line, a Gaussian profile across it whose
+    width grows with the mouth's (``seam[2]`` of its width, at least 0.6 px), anti-aliased,
+    fading out over the last tenth towards each corner; ``meet``: ``_distance_to_meet``."""
+    d, where = meet
     width = float(np.ptp(dst[list(_LIPS[0]), 0]))
     sigma = max(0.6, seam[2] * width)
     ends = np.clip(np.minimum(where, 1.0 - where) / 0.1, 0.0, 1.0)
