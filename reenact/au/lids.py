@@ -41,7 +41,7 @@ def geometric_blinks(track: AUTrack, *, knee: float = 0.6, shut: float = 0.8, ga
     if (opened < min_open).any():
         return track
     values = track.values.copy()
-    closure = np.clip(1.0 - track.lids[found] / opened[None], 0.0, 1.0)
+    closure = lowered_together(np.clip(1.0 - track.lids[found] / opened[None], 0.0, 1.0))
     closure = np.minimum(closure + np.maximum(closure - knee, 0.0) * (1.0 - shut) / (shut - knee), 1.0)
     # whether the eyes close at all is the blink scores' to say (a smile narrows the eyes from
     # below, which they do not read as a blink); how far each one closes, the geometry's
@@ -49,3 +49,21 @@ def geometric_blinks(track: AUTrack, *, knee: float = 0.6, shut: float = 0.8, ga
     values[np.ix_(found, _SIDES)] = closure * np.clip(scores / gate, 0.0, 1.0)
     values[found] = sync_bilateral(values[found])
     return track.replace(values=values)
+
+
+def lowered_together(closure: np.ndarray, *, gap: tuple[float, float] = (0.25, 0.5),
+                     both: tuple[float, float] = (0.1, 0.3), keep: float = 0.25) -> np.ndarray:
+    """(N, 2) eye closures with two lowered lids brought together: each moves to ``keep`` of its
+    difference from their mean, fully where the two differ by under ``gap[0]`` (none from
+    ``gap[1]``: a wink, one eye shut and the other open, stays a wink) and the more open one is
+    lowered by ``both[1]`` (none under ``both[0]``: one eye alone half closing stays alone).
+
+    A face that looks down lowers both lids about as far; with the head turned, the far eye's
+    opening measures smaller (the demo's driver: 52 % and 69 % closed), and drawn as measured
+    one eye shows a closed lid and its lash line beside a half-open one, a wink."""
+    closure = np.asarray(closure, np.float32)
+    lo, hi = closure.min(1), closure.max(1)
+    together = (np.clip((gap[1] - (hi - lo)) / (gap[1] - gap[0]), 0.0, 1.0)
+                * np.clip((lo - both[0]) / (both[1] - both[0]), 0.0, 1.0))
+    mean = closure.mean(1, keepdims=True)
+    return closure + ((1.0 - keep) * together)[:, None] * (mean - closure)
