@@ -22,7 +22,8 @@ which part of a model's error the reader itself leaves:
 - Identity (``reenact.eval.identity``, dlib's descriptor in dlib's own detector box, as the
   evaluation measures it): each MEAD actor's neutral clip's first frame against every 10th frame
   of the same actor's neutral clip (speech only) and of each level-3 emotion clip (the same
-  person, the same session: any distance is what expression and speech do to the descriptor).
+  person, the same session: any distance is what expression and speech do to the descriptor);
+  and each TFEID performer's first neutral photo against every posed emotion photo of theirs.
 - Geometry (``reenact.eval.geometry``, dlib's 68 points, the checks ``reenact eval`` applies to
   outputs): each real expressive face against the same person's neutral face, as if a model had
   turned the neutral face into it. MEAD: every frame of a level-3 emotion clip at or above the
@@ -154,6 +155,46 @@ def identity_table(folder: Path) -> list[str]:
         lines.append(f"| {actor} | " + " | ".join(row) + " |")
     lines.append(f"\nOver every actor's emotions: median of the clip medians {np.median(medians):.3f}, "
                  f"worst frame {worst:.3f}")
+    return lines
+
+
+def tfeid_identity_table(folder: Path) -> list[str]:
+    """Each TFEID performer's first neutral photo against each of their posed emotion photos
+    (every view and posing type; photos as stored, 256 px stretched to square, upscaled to 512)."""
+    from PIL import Image
+
+    from reenact.errors import NoFaceError
+    from reenact.eval.identity import identity_distance, shared_describer
+
+    describer = shared_describer()
+
+    def describe(path: Path):
+        image = np.asarray(Image.open(path).convert("RGB").resize((512, 512), Image.Resampling.LANCZOS))
+        try:
+            return describer.describe(image)
+        except NoFaceError:
+            return None
+
+    photos = sorted(p for p in folder.glob("*.jpg") if len(p.stem) >= 5)
+    dist: dict[str, list[float]] = {}
+    for performer in sorted({p.name[:2] for p in photos}):
+        mine = [p for p in photos if p.name[:2] == performer]
+        neutral = next((d for d in (describe(p) for p in mine if p.name[4] == "a") if d is not None), None)
+        if neutral is None:
+            continue
+        for p in mine:
+            emotion = TFEID_EMOTIONS.get(p.name[4])
+            other = describe(p) if emotion else None
+            if other is not None:
+                dist.setdefault(emotion, []).append(identity_distance(neutral, other))
+    lines = ["| emotion | photos | median | 90th percentile | worst |", "|---|---|---|---|---|"]
+    for emotion in (e for e in ORDER if e in dist):
+        v = dist[emotion]
+        lines.append(f"| {emotion} | {len(v)} | {np.median(v):.3f} | {np.quantile(v, 0.9):.3f} | "
+                     f"{max(v):.3f} |")
+    every = [d for v in dist.values() for d in v]
+    lines.append(f"| all | {len(every)} | {np.median(every):.3f} | {np.quantile(every, 0.9):.3f} | "
+                 f"{max(every):.3f} |")
     return lines
 
 
@@ -331,6 +372,8 @@ def main(argv=None) -> int:
         print("Identity distance of MEAD actors from their own neutral first frame, per clip: "
               "median / worst\n")
         print("\n".join(identity_table(args.mead)) + "\n")
+        print("Identity distance of TFEID performers' posed emotions from their own first neutral photo\n")
+        print("\n".join(tfeid_identity_table(args.tfeid)) + "\n")
     if args.only in (None, "geometry", "sharpness"):
         pairs = [*mead_geometry_pairs(args.mead), *tfeid_geometry_pairs(args.tfeid)]
     if args.only in (None, "geometry"):
