@@ -116,8 +116,7 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         strength = min((closing[b] - start) / (full - start), 1.0)
         teeth = float(np.clip((closing[b] - shut[0]) / (shut[1] - shut[0]), 0.0, 1.0))
         outer = dst[b, list(_LIPS[0])]
-        x0, y0 = (max(int(np.floor(v)) - 3, 0) for v in outer.min(0))
-        x1, y1 = min(int(np.ceil(outer[:, 0].max())) + 4, w), min(int(np.ceil(outer[:, 1].max())) + 4, h)
+        x0, y0, x1, y1 = _lips_box(outer, h, w)
         if x1 - x0 < 3 or y1 - y0 < 3:
             continue
         origin = np.array([x0, y0], np.float64)
@@ -151,6 +150,12 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
             out = _draw_seam(out, dst[b] - origin, meet, mouth, strength * teeth, _seam_colour(refs), seam)
         warped[b, y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return warped
+
+
+def _lips_box(outer: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the box around the lips' outer contour (K, 2), 3-4 px wider, in the region."""
+    x0, y0 = (max(int(np.floor(v)) - 3, 0) for v in outer.min(0))
+    return x0, y0, min(int(np.ceil(outer[:, 0].max())) + 4, w), min(int(np.ceil(outer[:, 1].max())) + 4, h)
 
 
 def _seam_colour(refs: np.ndarray) -> np.ndarray:
