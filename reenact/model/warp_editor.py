@@ -46,6 +46,7 @@ from reenact.model.refine_inputs import (
     eye_masks,
     gate_box,
     gate_boxes,
+    grow_mask,
     paste_refined,
     texture_regions,
 )
@@ -323,7 +324,7 @@ class WarpEditor:
         if not self.config.refiner_cavity:
             weight = weight * (1.0 - crop_masks[:, 0:1])
         warped = paste_refined(warped, color, weight, prepared.crop_to_region, boxes,
-                               keep=1.0 - _near(crop_masks[:, 1:2]) if self.config.detail else None)
+                               keep=1.0 - grow_mask(crop_masks[:, 1:2], 9) if self.config.detail else None)
         composed = crop + weight * (color - crop)
         crops = ((composed.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return warped, crops.cpu().numpy(), attention[:, 0].cpu().numpy()
@@ -352,11 +353,6 @@ class WarpEditor:
         color[..., y0:y1, x0:x1] = c.float()
         attention[..., y0:y1, x0:x1] = a.float()
         return color, attention
-
-
-def _near(mask: torch.Tensor, cells: int = 9) -> torch.Tensor:
-    """A mask grown by ``cells // 2`` crop pixels (max-pooled)."""
-    return torch.nn.functional.max_pool2d(mask, cells, 1, cells // 2)
 
 
 def _span(lo: int, hi: int, margin: int, unit: int, size: int) -> tuple[int, int]:

@@ -242,3 +242,14 @@ def test_the_shipped_refiner_keeps_the_photo_detail_of_an_opened_mouth_and_repai
         ex1, ey1 = e.max(0).astype(int) + 3
         lids = (1, slice(ey0, ey1), slice(ex0, ex1))
         assert np.abs(edits[True][lids].astype(int) - edits[False][lids]).max() <= 1
+
+
+def test_grow_mask_is_the_square_max_and_leaves_an_empty_mask_alone():
+    from reenact.model.refine_inputs import grow_mask
+
+    g = torch.Generator().manual_seed(0)
+    mask = (torch.rand(3, 1, 40, 56, generator=g) > 0.99).float() * torch.rand(3, 1, 40, 56, generator=g)
+    assert mask.any()
+    assert torch.equal(grow_mask(mask, 9), torch.nn.functional.max_pool2d(mask, 9, 1, 4))
+    empty = torch.zeros(2, 1, 8, 8)
+    assert grow_mask(empty, 9) is empty
