@@ -311,3 +311,37 @@ def triangle_areas(points: np.ndarray | torch.Tensor, triangles: np.ndarray | to
     a = p[..., 1, :] - p[..., 0, :]
     c = p[..., 2, :] - p[..., 0, :]
     return 0.5 * (a[..., 0] * c[..., 1] - a[..., 1] * c[..., 0])
+
+
+def fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, *contours, pad: int = 3) -> list:
+    """Per frame, the backward field at every pixel of the box around each of the destination's
+    ``contours`` (mesh indices: the mouth and the eyes, where the field jumps), ``pad`` pixels
+    wider: ``remap``'s ``fine`` argument."""
+    h, w = geom.size
+    src_t, dst_t = torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float()
+    corners = dst_v[:, geom.triangles]  # (B, M, 3, 2)
+    lo, hi = corners.min(2).min(0), corners.max(2).max(0)  # (M, 2) over the batch
+    per_frame: list[list] = [[] for _ in range(len(dst_v))]
+    for contour in contours:
+        own = np.array([_pad_box(p, pad, w, h) for p in dst_v[:, list(contour)]])  # (B, 4) each frame's
+        x0, y0, x1, y1 = (*own[:, :2].min(0), *own[:, 2:].max(0))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        near = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
+        tris = torch.from_numpy(geom.triangles[near])
+        field, tri = backward_field(src_t, dst_t, tris, (y1 - y0, x1 - x0), origin=(float(x0), float(y0)))
+        covered = (tri >= 0).view(-1, y1 - y0, x1 - x0).numpy()
+        for b, (f, c) in enumerate(zip(field.numpy(), covered, strict=True)):
+            # the batch's box is computed at once, each frame keeps its own box of it: a frame
+            # comes out the same whatever frames share its batch
+            keep = np.zeros_like(c)
+            keep[own[b, 1] - y0:own[b, 3] - y0, own[b, 0] - x0:own[b, 2] - x0] = True
+            per_frame[b].append(((x0, y0, x1, y1), f, c & keep))
+    return per_frame
+
+
+def _pad_box(pts: np.ndarray, pad: int, w: int, h: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around points (K, 2), ``pad`` pixels wider, inside a (h, w) region."""
+    x0, y0 = (max(int(np.floor(v)) - pad, 0) for v in pts.min(0))
+    x1, y1 = (int(np.ceil(v)) + pad + 1 for v in pts.max(0))
+    return x0, y0, min(x1, w), min(y1, h)

@@ -67,6 +67,7 @@ from reenact.model.warp import (
     WarpGeometry,
     backward_field,
     build_geometry,
+    fine_fields,
     remap,
     upsample2,
 )
@@ -263,7 +264,8 @@ class WarpEditor:
                                      torch.from_numpy(geom.triangles), geom.grid_size, scale=geom.step,
                                      offset=geom.offset)
         fields = coarse.numpy()
-        fine = _fine_fields(src_v, dst_v, geom) if geom.step > 1 else [[] for _ in range(b)]
+        fine = (fine_fields(src_v, dst_v, geom, M.MOUTH_INNER, M.RIGHT_EYE, M.LEFT_EYE) if geom.step > 1
+                else [[] for _ in range(b)])
         warped = np.stack([remap(prepared.region_u8, f, geom.step, geom.inside, fine[i], prepared.region_u8x2)
                            for i, f in enumerate(fields)])
         return coarse.to(self.device), tri.to(self.device), warped
@@ -285,13 +287,16 @@ class WarpEditor:
         src = geom.vertices.astype(np.float64)
         _, inner = warp_sources(np.broadcast_to(src, (len(local),) + src.shape), local, prepared.lip_sampling)
         w = cavity_cover(inner, local, box, upper=prepared.teeth_split, full=self.config.cavity_full)
+        has = np.flatnonzero(w.reshape(len(w), -1).any(1))  # the frames with a cavity to paint
+        if not len(has):
+            return warped
         lips = prepared.lip_colour
         if self.config.cavity_shaded:
-            colour = np.stack([cavity_patch(lips, box, d, grey=prepared.is_grey) for d in local])
+            colour = np.stack([cavity_patch(lips, box, local[b], grey=prepared.is_grey) for b in has])
         else:
             colour = (lips * self.config.cavity_darkness).reshape(1, 1, 1, 3)
-        part = warped[:, y0:y1, x0:x1].astype(np.float32)
-        warped[:, y0:y1, x0:x1] = np.clip(part + w[..., None] * (colour - part) + 0.5, 0, 255)
+        part = warped[has, y0:y1, x0:x1].astype(np.float32)
+        warped[has, y0:y1, x0:x1] = np.clip(part + w[has, ..., None] * (colour - part) + 0.5, 0, 255)
         return warped
 
     def masks(self, prepared: WarpFace, targets: np.ndarray, dst: np.ndarray, tri: torch.Tensor
@@ -361,30 +366,6 @@ def _span(lo: int, hi: int, margin: int, unit: int, size: int) -> tuple[int, int
     length = min(-(-(stop - start) // unit) * unit, size)
     start = max(min(start, size - length), 0)
     return start, start + length
-
-
-def _fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, pad: int = 3) -> list:
-    """Per frame, the backward field at every pixel of the boxes around the destination mouth and
-    eyes (union over the batch): ``remap``'s ``fine`` argument."""
-    h, w = geom.size
-    src_t, dst_t = torch.from_numpy(src_v).float(), torch.from_numpy(dst_v).float()
-    corners = dst_v[:, geom.triangles]  # (B, M, 3, 2)
-    lo, hi = corners.min(2).min(0), corners.max(2).max(0)  # (M, 2) over the batch
-    per_frame: list[list] = [[] for _ in range(len(dst_v))]
-    for contour in (M.MOUTH_INNER, M.RIGHT_EYE, M.LEFT_EYE):  # where the field jumps
-        pts = dst_v[:, list(contour)].reshape(-1, 2)
-        x0, y0 = (max(int(np.floor(v)) - pad, 0) for v in pts.min(0))
-        x1 = min(int(np.ceil(pts[:, 0].max())) + pad + 1, w)
-        y1 = min(int(np.ceil(pts[:, 1].max())) + pad + 1, h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        near = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
-        tris = torch.from_numpy(geom.triangles[near])
-        field, tri = backward_field(src_t, dst_t, tris, (y1 - y0, x1 - x0), origin=(float(x0), float(y0)))
-        covered = (tri >= 0).view(-1, y1 - y0, x1 - x0).numpy()
-        for b, (f, c) in enumerate(zip(field.numpy(), covered, strict=True)):
-            per_frame[b].append(((x0, y0, x1, y1), f, c))
-    return per_frame
 
 
 def _is_grey(image: np.ndarray) -> bool:
