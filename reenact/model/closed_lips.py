@@ -16,6 +16,7 @@ from reenact.model import mesh as M
 from reenact.model.interior import polygon_cover
 from reenact.model.lashes import distance_to_polyline
 from reenact.model.refine_inputs import contour_closing
+from reenact.model.warp import pad_box
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: The colour where shut lips meet, as a fraction of the lips' own (a red-brown shade).
@@ -70,10 +71,15 @@ def off_lip(pixels: np.ndarray, lip: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return bright.astype(np.float32), dark.astype(np.float32)
 
 
+def _meeting_line(dst: np.ndarray) -> np.ndarray:
+    """(K, 2) the line where the lips meet: halfway between the inner lips of ``dst`` (468+, 2)."""
+    return 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
+
+
 def _above_the_line(dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h, w) float32 in [0, 1]: 1 above the line where the lips meet (halfway between the inner
     lips, ``dst`` (468+, 2) in the same pixels), 0 below, a pixel's ramp across it."""
-    meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
+    meet = _meeting_line(dst)
     order = np.argsort(meet[:, 0])
     line = np.interp(np.arange(shape[1]), meet[order, 0], meet[order, 1])
     return np.clip(line[None, :] - np.arange(shape[0])[:, None] + 0.5, 0.0, 1.0).astype(np.float32)
@@ -116,7 +122,7 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
         strength = min((closing[b] - start) / (full - start), 1.0)
         teeth = float(np.clip((closing[b] - shut[0]) / (shut[1] - shut[0]), 0.0, 1.0))
         outer = dst[b, list(_LIPS[0])]
-        x0, y0, x1, y1 = _lips_box(outer, h, w)
+        x0, y0, x1, y1 = pad_box(outer, 3, w, h)
         if x1 - x0 < 3 or y1 - y0 < 3:
             continue
         origin = np.array([x0, y0], np.float64)
@@ -152,12 +158,6 @@ def close_lips(warped: np.ndarray, dst: np.ndarray, closing: np.ndarray, lip: np
     return warped
 
 
-def _lips_box(outer: np.ndarray, h: int, w: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1): the box around the lips' outer contour (K, 2), 3-4 px wider, in the region."""
-    x0, y0 = (max(int(np.floor(v)) - 3, 0) for v in outer.min(0))
-    return x0, y0, min(int(np.ceil(outer[:, 0].max())) + 4, w), min(int(np.ceil(outer[:, 1].max())) + 4, h)
-
-
 def _seam_colour(refs: np.ndarray) -> np.ndarray:
     """(3,) the colour of the line where shut lips meet: ``_SEAM`` x the lips' mean colour (``refs``
     (2, 3)); for grey lips (a greyscale photo) its mean, so that grey stays grey."""
@@ -169,9 +169,9 @@ def _distance_to_meet(dst: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarr
     """Two (h, w) arrays: each pixel's distance to the line where the lips meet (halfway between
     the inner lips, ``dst`` (468+, 2) in the same pixels) and where along it (0..1, corner to
     corner) its nearest point lies."""
-    meet = 0.5 * (dst[list(M.LIPS_INNER_UPPER)] + dst[list(M.LIPS_INNER_LOWER)])
     ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
-    d, where = distance_to_polyline(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64), meet)
+    pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    d, where = distance_to_polyline(pixels, _meeting_line(dst))
     return d.reshape(shape).astype(np.float32), where.reshape(shape).astype(np.float32)
 
 

@@ -323,7 +323,7 @@ def fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, *conto
     lo, hi = corners.min(2).min(0), corners.max(2).max(0)  # (M, 2) over the batch
     per_frame: list[list] = [[] for _ in range(len(dst_v))]
     for contour in contours:
-        own = np.array([_pad_box(p, pad, w, h) for p in dst_v[:, list(contour)]])  # (B, 4) each frame's
+        own = np.array([pad_box(p, pad, w, h) for p in dst_v[:, list(contour)]])  # (B, 4) each frame's
         x0, y0, x1, y1 = (*own[:, :2].min(0), *own[:, 2:].max(0))
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
@@ -340,7 +340,7 @@ def fine_fields(src_v: np.ndarray, dst_v: np.ndarray, geom: WarpGeometry, *conto
     return per_frame
 
 
-def _pad_box(pts: np.ndarray, pad: int, w: int, h: int) -> tuple[int, int, int, int]:
+def pad_box(pts: np.ndarray, pad: int, w: int, h: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) around points (K, 2), ``pad`` pixels wider, inside a (h, w) region."""
     x0, y0 = (max(int(np.floor(v)) - pad, 0) for v in pts.min(0))
     x1, y1 = (int(np.ceil(v)) + pad + 1 for v in pts.max(0))
